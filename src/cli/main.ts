@@ -1,0 +1,17 @@
+import { Command } from "commander";
+
+// Each subcommand lives in its own module under src/cli/ and exports a function that registers it.
+const program = new Command("zitadel-operator")
+  .description(
+    "Runs ZITADEL and its CockroachDB or PostgreSQL database on Kubernetes from custom resources and Git.",
+  )
+  .showHelpAfterError()
+  .enablePositionalOptions();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Expected failures (bad input, unreachable cluster) are printed as one line without a stack trace.
+  console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}

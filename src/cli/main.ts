@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerCrdsCommand } from "./crds.ts";
 
 // Each subcommand lives in its own module under src/cli/ and exports a function that registers it.
 const program = new Command("zitadel-operator")
@@ -7,6 +8,8 @@ const program = new Command("zitadel-operator")
   )
   .showHelpAfterError()
   .enablePositionalOptions();
+
+registerCrdsCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerCrdsCommand } from "./crds.ts";
+import { registerDevCommand } from "./dev.ts";
 
 // Each subcommand lives in its own module under src/cli/ and exports a function that registers it.
 const program = new Command("zitadel-operator")
@@ -10,6 +11,7 @@ const program = new Command("zitadel-operator")
   .enablePositionalOptions();
 
 registerCrdsCommand(program);
+registerDevCommand(program);
 
 try {
   await program.parseAsync(process.argv);

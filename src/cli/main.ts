@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerControlPlaneCommand } from "./controlplane.ts";
 import { registerCrdsCommand } from "./crds.ts";
 import { registerDevCommand } from "./dev.ts";
 
@@ -10,6 +11,7 @@ const program = new Command("zitadel-operator")
   .showHelpAfterError()
   .enablePositionalOptions();
 
+registerControlPlaneCommand(program);
 registerCrdsCommand(program);
 registerDevCommand(program);
 

@@ -282,16 +282,30 @@ export class KubeClient {
       timeoutSeconds: String(opts.timeoutSeconds),
     };
     if (opts.labelSelector) query.labelSelector = opts.labelSelector;
-    const res = await this.open("GET", this.path(type, opts.namespace), { query, signal: opts.signal });
+    // The response headers must arrive within the inactivity limit too: a request written into a dead
+    // keep-alive connection gets no answer at all.
+    const headers = new AbortController();
+    const headerTimer = setTimeout(
+      () => headers.abort(new Error("watch got no response")),
+      opts.inactivityMs,
+    );
+    const signal = opts.signal ? AbortSignal.any([opts.signal, headers.signal]) : headers.signal;
+    const res = await this.open("GET", this.path(type, opts.namespace), { query, signal }).finally(() =>
+      clearTimeout(headerTimer),
+    );
     this.onRequest?.("watch", res.statusCode ?? 0);
     if ((res.statusCode ?? 0) >= 300) throw await errorFrom(res);
     await new Promise<void>((resolve, reject) => {
       let buffered = "";
       let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      // The first outcome wins: destroying the response below emits 'aborted', which must not replace it.
       const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        res.destroy();
         reject(err);
+        res.destroy();
       };
       const arm = () => {
         clearTimeout(timer);
@@ -318,6 +332,8 @@ export class KubeClient {
         }
       });
       res.on("end", () => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         resolve();
       });

@@ -19,6 +19,7 @@ export function registerDevCommand(program: Command): void {
 The dev environment is up: Kubernetes at ${state.server}, ${opts.nodes} simulated nodes (kwok).
   kubeconfig: ${state.kubeconfig}
   example stack: namespace ${state.namespace}
+  operator metrics: ${state.metrics}
 
 Try:
   export KUBECONFIG=${state.kubeconfig}

@@ -3,6 +3,7 @@ import { registerControlPlaneCommand } from "./controlplane.ts";
 import { registerCrdsCommand } from "./crds.ts";
 import { registerDevCommand } from "./dev.ts";
 import { registerInstallCommand } from "./install.ts";
+import { registerRunCommand } from "./run.ts";
 
 // Each subcommand lives in its own module under src/cli/ and exports a function that registers it.
 const program = new Command("zitadel-operator")
@@ -13,6 +14,7 @@ const program = new Command("zitadel-operator")
   .enablePositionalOptions();
 
 registerControlPlaneCommand(program);
+registerRunCommand(program);
 registerCrdsCommand(program);
 registerInstallCommand(program);
 registerDevCommand(program);

@@ -11,7 +11,10 @@ import { renderCrds } from "../api/crds.ts";
 import { repoRoot } from "../controlplane/binaries.ts";
 import { LocalControlPlane } from "../controlplane/controlplane.ts";
 import { waitFor } from "../controlplane/process.ts";
+import { createOperator } from "../operator.ts";
 import { KubeClient, type KubeObject } from "../runtime/kube.ts";
+import { createLogger } from "../runtime/log.ts";
+import type { Manager } from "../runtime/manager.ts";
 
 export const DEV_NAMESPACE = "zitadel";
 
@@ -25,6 +28,8 @@ export interface DevState {
   namespace: string;
   startedAt: string;
   ready: boolean;
+  /** The operator's /metrics endpoint. */
+  metrics?: string;
   error?: string;
 }
 
@@ -125,8 +130,10 @@ export async function devServe(dir: string, opts: { nodes: number }): Promise<vo
     );
   await writeState({ ready: false });
   let cp: LocalControlPlane | undefined;
+  let operator: Manager | undefined;
   const stopAll = async () => {
     log("stopping");
+    await operator?.stop();
     await cp?.stop();
     await rm(stateFile(dir), { force: true });
     process.exit(0);
@@ -149,13 +156,26 @@ export async function devServe(dir: string, opts: { nodes: number }): Promise<vo
     kc.loadFromFile(kubeconfig);
     const client = new KubeClient(kc);
     await installCrds(client, log);
+    operator = createOperator({
+      kubeConfig: kc,
+      log: createLogger({ level: "info" }),
+      healthAddress: "127.0.0.1:0",
+    });
+    await operator.start();
+    log(`operator started; probes and metrics on http://${operator.healthAddress}`);
     await applyExamples(client, log);
-    await writeState({ ready: true, kubeconfig, server: cp.server });
+    await writeState({
+      ready: true,
+      kubeconfig,
+      server: cp.server,
+      metrics: `http://${operator.healthAddress}/metrics`,
+    });
     log("ready");
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log(`failed: ${message}`);
     await writeState({ ready: false, error: message });
+    await operator?.stop();
     await cp?.stop({ keepData: true });
     process.exit(1);
   }

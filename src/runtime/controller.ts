@@ -41,7 +41,7 @@ export interface ControllerOptions<T extends KubeObject> {
   concurrency?: number;
   /** After a successful reconcile that asked for nothing else, reconcile again after about this long. */
   resyncMs?: number;
-  metrics?: QueueMetrics & { outcome?: (controller: string, outcome: string) => void };
+  metrics?: QueueMetrics;
   reconcile: (req: ReconcileRequest<T>) => Promise<ReconcileResult>;
 }
 
@@ -158,19 +158,11 @@ export class Controller<T extends KubeObject = KubeObject> {
     const [namespace, name] = key.includes("/") ? key.split("/", 2) : [undefined, key];
     const object = this.get<T>(this.opts.for, namespace, name ?? "");
     const log = this.log.with({ key, generation: object?.metadata?.generation });
-    const started = Date.now();
-    try {
-      const result = await this.opts.reconcile({ key, namespace, name: name ?? "", object, log });
-      this.opts.metrics?.outcome?.(this.name, result?.requeueAfterMs ? "requeue" : "success");
-      log.debug("reconciled", { ms: Date.now() - started });
-      if (result?.requeueAfterMs !== undefined) return result;
-      // Periodic resync with jitter, as a guard against missed events.
-      const resync = this.opts.resyncMs ?? 10 * 60_000;
-      return object ? { requeueAfterMs: resync * (0.9 + Math.random() * 0.2) } : undefined;
-    } catch (err) {
-      this.opts.metrics?.outcome?.(this.name, "error");
-      throw err;
-    }
+    const result = await this.opts.reconcile({ key, namespace, name: name ?? "", object, log });
+    if (result?.requeueAfterMs !== undefined) return result;
+    // Periodic resync with jitter, as a guard against missed events.
+    const resync = this.opts.resyncMs ?? 10 * 60_000;
+    return object ? { requeueAfterMs: resync * (0.9 + Math.random() * 0.2) } : undefined;
   }
 }
 

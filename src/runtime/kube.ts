@@ -87,7 +87,7 @@ export function isGone(err: unknown): boolean {
 }
 
 /** Called once per request with its verb (get, list, watch, apply, create, patch, delete) and HTTP status. */
-export type RequestHook = (verb: string, status: number) => void;
+export type RequestHook = (verb: string, status: number | "error") => void;
 
 export interface KubeClientOptions {
   fieldManager?: string;
@@ -290,9 +290,12 @@ export class KubeClient {
       opts.inactivityMs,
     );
     const signal = opts.signal ? AbortSignal.any([opts.signal, headers.signal]) : headers.signal;
-    const res = await this.open("GET", this.path(type, opts.namespace), { query, signal }).finally(() =>
-      clearTimeout(headerTimer),
-    );
+    const res = await this.open("GET", this.path(type, opts.namespace), { query, signal })
+      .catch((err: unknown) => {
+        this.onRequest?.("watch", "error");
+        throw err;
+      })
+      .finally(() => clearTimeout(headerTimer));
     this.onRequest?.("watch", res.statusCode ?? 0);
     if ((res.statusCode ?? 0) >= 300) throw await errorFrom(res);
     await new Promise<void>((resolve, reject) => {
@@ -349,10 +352,12 @@ export class KubeClient {
     opts: { query?: Record<string, string>; body?: unknown; contentType?: string; write?: boolean } = {},
   ): Promise<unknown> {
     if (opts.write && WRITE_VERBS.has(verb)) this.writeCount++;
-    const res = await this.open(method, path, {
-      ...opts,
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
+    const res = await this.open(method, path, { ...opts, signal: AbortSignal.timeout(this.timeoutMs) }).catch(
+      (err: unknown) => {
+        this.onRequest?.(verb, "error");
+        throw err;
+      },
+    );
     this.onRequest?.(verb, res.statusCode ?? 0);
     if ((res.statusCode ?? 0) >= 300) throw await errorFrom(res);
     const text = await readBody(res);

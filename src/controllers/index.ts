@@ -1,0 +1,29 @@
+// Every controller of the operator, registered with a manager. A kind's own controller replaces its
+// pendingController here when it lands.
+import { KINDS, pluralOf } from "../api/index.ts";
+import { EventRecorder } from "../runtime/events.ts";
+import type { Manager } from "../runtime/manager.ts";
+import { ourType, pendingController } from "./pending.ts";
+
+export interface ControllerSettings {
+  namespaces?: string[];
+  /** Reconciles of one controller that may run at the same time. */
+  concurrency?: number;
+}
+
+export function registerControllers(manager: Manager, settings: ControllerSettings = {}): void {
+  const events = new EventRecorder(manager.client);
+  for (const kind of KINDS) {
+    manager.add(
+      pendingController({
+        kind,
+        type: ourType(kind, pluralOf(kind)),
+        client: manager.client,
+        events,
+        log: manager.log,
+        namespaces: settings.namespaces,
+        concurrency: settings.concurrency,
+      }),
+    );
+  }
+}

@@ -45,7 +45,17 @@ export interface ControllerOptions<T extends KubeObject> {
   reconcile: (req: ReconcileRequest<T>) => Promise<ReconcileResult>;
 }
 
-export class Controller<T extends KubeObject = KubeObject> {
+/** What the manager needs of a controller, whatever kind it reconciles. */
+export interface ControllerLifecycle {
+  readonly name: string;
+  readonly hasSynced: boolean;
+  startCaches(): void;
+  startReconciling(): Promise<void>;
+  stopReconciling(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class Controller<T extends KubeObject = KubeObject> implements ControllerLifecycle {
   readonly name: string;
   private readonly opts: ControllerOptions<T>;
   private readonly log: Logger;

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Controller } from "./controller.ts";
+import type { ControllerLifecycle } from "./controller.ts";
 import { KubeClient } from "./kube.ts";
 import { LeaderElector } from "./leader.ts";
 import type { Logger } from "./log.ts";
@@ -35,7 +35,7 @@ export class Manager {
   readonly client: KubeClient;
   readonly log: Logger;
   private readonly opts: ManagerOptions;
-  private readonly controllers: Controller[] = [];
+  private readonly controllers: ControllerLifecycle[] = [];
   private elector: LeaderElector | undefined;
   private health: HealthServer | undefined;
   private leading = false;
@@ -49,7 +49,7 @@ export class Manager {
     });
   }
 
-  add(controller: Controller): void {
+  add(controller: ControllerLifecycle): void {
     this.controllers.push(controller);
   }
 

@@ -98,6 +98,8 @@ export interface WidgetControllerOptions {
   namespaces?: string[];
   /** Called at the start of every reconcile, e.g. to count them or to slow them down. */
   onReconcile?: (key: string) => Promise<void> | void;
+  /** Called after the ConfigMap was applied and before status is written: a window for a crash. */
+  afterApply?: () => Promise<void>;
 }
 
 export function widgetController(opts: WidgetControllerOptions): Controller<Widget> {
@@ -124,6 +126,7 @@ export function widgetController(opts: WidgetControllerOptions): Controller<Widg
           note: `applied ConfigMap ${desired.metadata?.name}`,
         });
         log.info("applied configmap");
+        await opts.afterApply?.();
       }
       const conditions = setCondition(
         object.status?.conditions,

@@ -31,13 +31,34 @@ const TLSSchema = withRules(
         "Bring your own CA: a Secret with ca.crt and ca.key. The operator signs node and client certificates " +
           "with it. When unset, the operator creates a CA in <cluster>-ca and never deletes it.",
       ),
-    caLifetime: duration("24h")
+    // Minimums are seconds, not days: short lifetimes let you (and our tests) watch renewal and CA rotation
+    // happen; production clusters keep the defaults.
+    keyAlgorithm: z
+      .enum(["ecdsa-p256", "rsa-2048", "rsa-3072"])
+      .default("ecdsa-p256")
+      .describe(
+        "Key type of the certificates the operator issues: ecdsa-p256 (default: fast, small, as strong as RSA 3072), " +
+          "rsa-2048 or rsa-3072. Changing it re-issues node and client certificates at their next renewal.",
+      ),
+    caLifetime: duration("1m")
       .default("43800h")
       .describe("Lifetime of a CA the operator creates (default 5 years). Ignored with caSecretRef."),
-    leafLifetime: duration("1h")
+    caRenewBefore: duration("1s")
+      .optional()
+      .describe(
+        "How long before the CA expires a CA rotation starts (default: the last third of its lifetime). A new " +
+          "CA is trusted first, leaves move to it, then the old one is dropped: no restart, no downtime.",
+      ),
+    caOverlap: duration("1s")
+      .default("168h")
+      .describe(
+        "How long a new CA is trusted before leaves move to it, and the old one after the last leaf left it " +
+          "(default 7 days): the time every pod and client needs to pick up a changed ca.crt.",
+      ),
+    leafLifetime: duration("10s")
       .default("2160h")
       .describe("Lifetime of node and client certificates (default 90 days)."),
-    renewBefore: duration("10m")
+    renewBefore: duration("1s")
       .default("720h")
       .describe(
         "How long before expiry a certificate is replaced (default 30 days). Must be below leafLifetime.",

@@ -19,7 +19,13 @@ describe("defaults", () => {
     });
     if (r.kind !== "CockroachCluster") throw new Error("wrong kind");
     expect(r.spec.storage).toEqual({ size: "10Gi", retainPolicy: "Retain" });
-    expect(r.spec.tls).toEqual({ caLifetime: "43800h", leafLifetime: "2160h", renewBefore: "720h" });
+    expect(r.spec.tls).toEqual({
+      keyAlgorithm: "ecdsa-p256",
+      caLifetime: "43800h",
+      caOverlap: "168h",
+      leafLifetime: "2160h",
+      renewBefore: "720h",
+    });
     expect(r.spec.upgrade).toEqual({ finalize: "Auto" });
     expect(r.spec.scaleDown).toEqual({ allowed: true, decommissionTimeout: "2h" });
     expect(r.spec.clusterDomain).toBe("cluster.local");
@@ -43,7 +49,13 @@ describe("defaults", () => {
     });
     if (r.kind !== "CockroachCluster") throw new Error("wrong kind");
     expect(r.spec.storage).toEqual({ size: "100Gi", retainPolicy: "Retain" });
-    expect(r.spec.tls).toEqual({ caLifetime: "43800h", leafLifetime: "30d", renewBefore: "7d" });
+    expect(r.spec.tls).toEqual({
+      keyAlgorithm: "ecdsa-p256",
+      caLifetime: "43800h",
+      caOverlap: "168h",
+      leafLifetime: "30d",
+      renewBefore: "7d",
+    });
   });
 
   it("turns resource quantities written as numbers into strings", () => {

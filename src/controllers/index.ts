@@ -3,6 +3,7 @@
 import { KINDS, pluralOf } from "../api/index.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import type { Manager } from "../runtime/manager.ts";
+import { cockroachClusterController } from "./cockroachcluster/controller.ts";
 import { ourType, pendingController } from "./pending.ts";
 
 export interface ControllerSettings {
@@ -13,7 +14,16 @@ export interface ControllerSettings {
 
 export function registerControllers(manager: Manager, settings: ControllerSettings = {}): void {
   const events = new EventRecorder(manager.client);
+  const common = {
+    client: manager.client,
+    events,
+    log: manager.log,
+    namespaces: settings.namespaces,
+    concurrency: settings.concurrency,
+  };
+  manager.add(cockroachClusterController(common));
   for (const kind of KINDS) {
+    if (kind === "CockroachCluster") continue;
     manager.add(
       pendingController({
         kind,

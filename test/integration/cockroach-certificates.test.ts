@@ -1,0 +1,209 @@
+// The CockroachCluster controller's certificates on a real control plane: Secrets are made once, nothing
+// changes on re-runs or restarts, leaves are renewed before they expire, and during a CA rotation every ca.crt
+// the Secrets hold verifies the old leaves and the new ones (checked with openssl).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installCrds } from "../../src/dev/environment.ts";
+import { createOperator } from "../../src/operator.ts";
+import { certificateInfo } from "../../src/pki/index.ts";
+import { KubeClient, type KubeObject } from "../../src/runtime/kube.ts";
+import { createLogger } from "../../src/runtime/log.ts";
+import type { Manager } from "../../src/runtime/manager.ts";
+import { sharedKubeConfig, testNamespace } from "../support/cluster.ts";
+import { eventually } from "../support/eventually.ts";
+
+const kc = sharedKubeConfig();
+const client = new KubeClient(kc);
+const log = createLogger({ level: "error" });
+const SECRET = { apiVersion: "v1", kind: "Secret", plural: "secrets", namespaced: true };
+type Secret = KubeObject & { data?: Record<string, string> };
+type Cluster = KubeObject & {
+  status?: {
+    conditions?: { type: string; status: string; reason: string }[];
+    certificates?: { name: string }[];
+  };
+};
+
+function cluster(namespace: string, name: string, tls: Record<string, unknown> = {}): KubeObject {
+  return {
+    apiVersion: "zitadel-operator.dev/v1alpha1",
+    kind: "CockroachCluster",
+    metadata: { name, namespace },
+    spec: { version: "v24.3.5", nodes: 3, tls, users: [{ name: "app" }] },
+  };
+}
+
+async function secret(ns: string, name: string): Promise<Record<string, string>> {
+  const s = await client.get<Secret>(SECRET, ns, name);
+  return Object.fromEntries(
+    Object.entries(s?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]),
+  );
+}
+
+async function certificatesReady(ns: string, name: string) {
+  return eventually(
+    async () => {
+      const type = await client.resourceType("zitadel-operator.dev/v1alpha1", "CockroachCluster");
+      const c = await client.get<Cluster>(type, ns, name);
+      expect(c?.status?.conditions?.find((x) => x.type === "CertificatesReady")?.status).toBe("True");
+      return c;
+    },
+    { timeoutMs: 30_000 },
+  );
+}
+
+const scratch = mkdtempSync(join(tmpdir(), "zo-certs-"));
+let files = 0;
+/** openssl verify of `leaf` against the bundle `ca`; returns openssl's verdict. */
+function verifies(ca: string, leaf: string): boolean {
+  const n = files++;
+  writeFileSync(join(scratch, `ca-${n}.crt`), ca);
+  writeFileSync(join(scratch, `leaf-${n}.crt`), leaf);
+  try {
+    execFileSync(
+      "openssl",
+      ["verify", "-CAfile", join(scratch, `ca-${n}.crt`), join(scratch, `leaf-${n}.crt`)],
+      {
+        stdio: "pipe",
+      },
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let ns: string;
+let operator: Manager;
+const start = async () => {
+  operator = createOperator({ kubeConfig: kc, log, namespaces: [ns] });
+  await operator.start();
+};
+
+beforeAll(async () => {
+  await installCrds(client, () => {});
+  ns = await testNamespace(kc, "certs");
+  await start();
+});
+afterAll(async () => {
+  await operator?.stop();
+});
+
+describe("CockroachCluster certificates", () => {
+  it("creates the CA, node and client Secrets with what CockroachDB's --certs-dir expects", async () => {
+    await client.apply(cluster(ns, "db"));
+    const status = await certificatesReady(ns, "db");
+    expect(status?.status?.certificates?.map((c) => c.name)).toEqual([
+      "ca",
+      "node",
+      "client.app",
+      "client.root",
+      "client.zitadel",
+    ]);
+    const node = await secret(ns, "db-node-certs");
+    expect(Object.keys(node).sort()).toEqual(["ca.crt", "node.crt", "node.key", "tls.crt", "tls.key"]);
+    expect(verifies(node["ca.crt"] ?? "", node["node.crt"] ?? "")).toBe(true);
+    expect(certificateInfo(node["node.crt"] ?? "").dnsNames).toContain(`*.db.${ns}.svc.cluster.local`);
+    const root = await secret(ns, "db-client-root");
+    expect(certificateInfo(root["client.root.crt"] ?? "").commonName).toBe("root");
+    const ca = await client.get<Secret>(SECRET, ns, "db-ca");
+    expect(ca?.metadata?.ownerReferences ?? []).toEqual([]); // never garbage-collected with the cluster
+  });
+
+  it("changes nothing when reconciled again or when the operator restarts", async () => {
+    const names = ["db-ca", "db-node-certs", "db-client-root", "db-client-app", "db-client-zitadel"];
+    const versions = async () =>
+      Promise.all(
+        names.map(async (n) => (await client.get<Secret>(SECRET, ns, n))?.metadata?.resourceVersion),
+      );
+    const before = await versions();
+    await operator.stop();
+    await start();
+    await certificatesReady(ns, "db");
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await versions()).toEqual(before);
+    expect(operator.client.writes).toBe(0);
+  });
+
+  it("renews leaves before they expire and rotates the CA without a moment of broken trust", async () => {
+    // Lifetimes of seconds: leaves live 20 s and are renewed 10 s early; the CA lives 60 s, its rotation starts
+    // 40 s before it expires, and every phase of the overlap lasts 5 s.
+    await client.apply(
+      cluster(ns, "fast", {
+        caLifetime: "1m",
+        caRenewBefore: "40s",
+        caOverlap: "5s",
+        leafLifetime: "20s",
+        renewBefore: "10s",
+      }),
+    );
+    await certificatesReady(ns, "fast");
+    const seenLeaves: { pem: string; notAfter: Date; seenAt: number }[] = [];
+    const seenCAs = new Set<string>();
+    let renewedEarly = 0;
+    const deadline = Date.now() + 50_000;
+    while (Date.now() < deadline) {
+      const node = await secret(ns, "fast-node-certs");
+      const leaf = node["node.crt"] ?? "";
+      const bundle = node["ca.crt"] ?? "";
+      const last = seenLeaves.at(-1);
+      if (leaf && leaf !== last?.pem) {
+        if (last) {
+          expect(Date.now()).toBeLessThan(last.notAfter.getTime()); // replaced before it expired
+          renewedEarly++;
+        }
+        seenLeaves.push({ pem: leaf, notAfter: certificateInfo(leaf).notAfter, seenAt: Date.now() });
+      }
+      for (const pem of bundle.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []) {
+        seenCAs.add(pem);
+      }
+      // The trust in the Secret right now accepts the current leaf, and the one it replaced for as long as
+      // pods may still present it: the CA overlap (5 s) after the replacement, while it has not expired.
+      expect(verifies(bundle, leaf), "current leaf against current ca.crt").toBe(true);
+      const previous = seenLeaves.at(-2);
+      const current = seenLeaves.at(-1);
+      if (
+        previous &&
+        current?.seenAt &&
+        Date.now() - current.seenAt < 4000 &&
+        previous.notAfter.getTime() > Date.now() + 1000
+      ) {
+        expect(verifies(bundle, previous.pem), "replaced leaf against current ca.crt").toBe(true);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(renewedEarly).toBeGreaterThanOrEqual(3);
+    expect(seenCAs.size).toBeGreaterThanOrEqual(2); // the CA was rotated
+    const events = await client.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(
+      await client.resourceType("events.k8s.io/v1", "Event"),
+      { namespace: ns },
+    );
+    const reasons = new Set(events.items.filter((e) => e.regarding?.name === "fast").map((e) => e.reason));
+    expect(reasons).toContain("CertificateRenewed");
+    expect(reasons).toContain("CARotationStarted");
+  }, 90_000);
+
+  it("never puts a private key into status, Events or logs", async () => {
+    const lines: string[] = [];
+    const logged = createOperator({
+      kubeConfig: kc,
+      log: createLogger({ level: "debug", write: (l) => lines.push(l) }),
+      namespaces: [ns],
+    });
+    await logged.start();
+    await client.apply(cluster(ns, "quiet"));
+    await certificatesReady(ns, "quiet");
+    await logged.stop();
+    const type = await client.resourceType("zitadel-operator.dev/v1alpha1", "CockroachCluster");
+    const { items } = await client.list(type, { namespace: ns });
+    const events = await client.list(await client.resourceType("events.k8s.io/v1", "Event"), {
+      namespace: ns,
+    });
+    const everything = JSON.stringify([items.map((i) => i.status), events.items, lines]);
+    expect(everything).not.toMatch(/PRIVATE KEY/);
+    expect(lines.length).toBeGreaterThan(0);
+  });
+});

@@ -48,7 +48,8 @@ async function certificatesReady(ns: string, name: string) {
     async () => {
       const type = await client.resourceType("zitadel-operator.dev/v1alpha1", "CockroachCluster");
       const c = await client.get<Cluster>(type, ns, name);
-      expect(c?.status?.conditions?.find((x) => x.type === "CertificatesReady")?.status).toBe("True");
+      const ready = c?.status?.conditions?.find((x) => x.type === "CertificatesReady");
+      expect(ready?.status, JSON.stringify(ready)).toBe("True");
       return c;
     },
     { timeoutMs: 30_000 },
@@ -185,6 +186,71 @@ describe("CockroachCluster certificates", () => {
     expect(reasons).toContain("CertificateRenewed");
     expect(reasons).toContain("CARotationStarted");
   }, 90_000);
+
+  it("signs with a CA the user brings, and warns when certificates are about to expire un-renewed", async () => {
+    // The user's CA, made the way a user would: with openssl.
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        join(scratch, "user-ca.key"),
+        "-out",
+        join(scratch, "user-ca.crt"),
+        "-subj",
+        "/CN=platform-team-ca",
+        "-days",
+        "30",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+      ],
+      { stdio: "pipe" },
+    );
+    const { readFileSync } = await import("node:fs");
+    const userCa = readFileSync(join(scratch, "user-ca.crt"), "utf8");
+    const b64 = (f: string) => readFileSync(join(scratch, f)).toString("base64");
+    await client.apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "platform-ca", namespace: ns },
+      data: { "ca.crt": b64("user-ca.crt"), "ca.key": b64("user-ca.key") },
+    });
+    await client.apply(
+      cluster(ns, "byo", { caSecretRef: { name: "platform-ca" }, leafLifetime: "20s", renewBefore: "10s" }),
+    );
+    await certificatesReady(ns, "byo");
+    const node = await secret(ns, "byo-node-certs");
+    expect(verifies(userCa, node["node.crt"] ?? "")).toBe(true);
+    expect((await secret(ns, "byo-ca"))["ca.key"]).toBeUndefined(); // the user's key is never copied
+
+    await client.delete(SECRET, ns, "platform-ca");
+    const eventType = await client.resourceType("events.k8s.io/v1", "Event");
+    await eventually(
+      async () => {
+        const { items } = await client.list<
+          KubeObject & { reason?: string; type?: string; note?: string; regarding?: { name?: string } }
+        >(eventType, { namespace: ns });
+        const warning = items.find((e) => e.regarding?.name === "byo" && e.reason === "CertificateExpiring");
+        expect(warning?.type).toBe("Warning");
+        expect(warning?.note).toContain("cannot be renewed");
+      },
+      { timeoutMs: 30_000 },
+    );
+    const type = await client.resourceType("zitadel-operator.dev/v1alpha1", "CockroachCluster");
+    const byo = await client.get<Cluster>(type, ns, "byo");
+    expect(byo?.status?.conditions?.find((c) => c.type === "CertificatesReady")).toMatchObject({
+      status: "False",
+      reason: "CASecretMissing",
+    });
+  }, 60_000);
 
   it("never puts a private key into status, Events or logs", async () => {
     const lines: string[] = [];

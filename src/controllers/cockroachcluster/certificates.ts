@@ -51,7 +51,15 @@ export type CertificatesOutcome =
       nextCheckAt: Date;
       nodeChanged: boolean;
     }
-  | { ok: false; reason: string; message: string };
+  | {
+      ok: false;
+      reason: string;
+      message: string;
+      /** Certificates in the Secrets now that are inside their renew window: they will expire un-renewed. */
+      expiring: CertificateStatus[];
+    };
+
+const SECRET = { apiVersion: "v1", kind: "Secret", plural: "secrets", namespaced: true };
 
 /** Lets the step read Secrets from the controller's cache. */
 export type SecretLookup = (namespace: string, name: string) => SecretObject | undefined;
@@ -82,23 +90,28 @@ export async function reconcileCertificates(opts: {
     clientLifetime: tls?.leafLifetime,
     clientRenewBefore: tls?.renewBefore,
   });
-  if (!policy.ok) return { ok: false, reason: "InvalidSpec", message: policy.message };
+  if (!policy.ok) return { ok: false, reason: "InvalidSpec", message: policy.message, expiring: [] };
 
   const users = clientUsers(cluster);
   const supplied = tls?.caSecretRef?.name;
   const current: CurrentTLSSecrets = {
     ca: decoded(secrets(namespace, caSecretName(name))),
-    suppliedCA: supplied ? decoded(secrets(namespace, supplied)) : undefined,
+    // The user's CA Secret carries none of our labels, so it is not in our cache: read it. A change to it is
+    // seen at the next reconcile (within the hour, or at once when the CockroachCluster changes).
+    suppliedCA: supplied ? decoded(await client.get<SecretObject>(SECRET, namespace, supplied)) : undefined,
     node: decoded(secrets(namespace, nodeSecretName(name))),
     clients: Object.fromEntries(
       users.map((u) => [u, decoded(secrets(namespace, clientSecretName(name, u)))]),
     ),
   };
+  const renewWindowMs = policy.policy.node.renewBeforeMs ?? policy.policy.node.lifetimeMs / 3;
+  const expiring = () => expiringCertificates(cluster, current, now, renewWindowMs);
   if (supplied && !current.suppliedCA) {
     return {
       ok: false,
       reason: "CASecretMissing",
       message: `spec.tls.caSecretRef: Secret ${namespace}/${supplied} does not exist (it needs ca.crt and ca.key)`,
+      expiring: expiring(),
     };
   }
   const result = await desiredSecretData(
@@ -112,7 +125,7 @@ export async function reconcileCertificates(opts: {
     },
     now,
   );
-  if (!result.ok) return { ok: false, reason: result.reason, message: result.message };
+  if (!result.ok) return { ok: false, reason: result.reason, message: result.message, expiring: expiring() };
 
   const desired = secretObjects(cluster, result.secrets);
   for (const secret of desired) {
@@ -189,12 +202,39 @@ function certificateStatuses(cluster: CockroachCluster, data: TLSSecretsData): C
   };
   // ca.crt holds every trusted CA: one, or two while a rotation overlaps them.
   const cas = splitPemCertificates(data.node["ca.crt"] ?? "");
-  cas.forEach((pem, i) =>
-    add(i === 0 ? "ca" : `ca.${i + 1}`, cluster.spec.tls?.caSecretRef?.name ?? caSecretName(name), pem),
-  );
+  const caSecret = cluster.spec.tls?.caSecretRef?.name ?? caSecretName(name);
+  for (const [i, pem] of cas.entries()) add(i === 0 ? "ca" : `ca.${i + 1}`, caSecret, pem);
+
   add("node", nodeSecretName(name), data.node["node.crt"]);
   for (const [user, d] of Object.entries(data.clients).sort(([a], [b]) => (a < b ? -1 : 1))) {
     add(`client.${user}`, clientSecretName(name, user), d[`client.${user}.crt`]);
+  }
+  return out;
+}
+
+/** The leaves in the current Secrets whose renewal is due (or past): what will break if nothing renews them. */
+function expiringCertificates(
+  cluster: CockroachCluster,
+  current: CurrentTLSSecrets,
+  now: Date,
+  windowMs: number,
+): CertificateStatus[] {
+  const name = cluster.metadata?.name ?? "";
+  const leaves: [string, string, string | undefined][] = [
+    ["node", nodeSecretName(name), current.node?.["node.crt"]],
+    ...Object.entries(current.clients ?? {}).map(([user, d]): [string, string, string | undefined] => [
+      `client.${user}`,
+      clientSecretName(name, user),
+      d?.[`client.${user}.crt`],
+    ]),
+  ];
+  const out: CertificateStatus[] = [];
+  for (const [label, secretName, pem] of leaves) {
+    if (!pem) continue;
+    const notAfter = certificateInfo(pem).notAfter;
+    if (notAfter.getTime() - now.getTime() <= windowMs) {
+      out.push({ name: label, secretName, notAfter: notAfter.toISOString().replace(/\.\d+Z$/, "Z") });
+    }
   }
   return out;
 }

@@ -49,7 +49,7 @@ export function cockroachClusterController(opts: {
     reconcile: async ({ object, log }) => {
       if (!object || object.metadata?.deletionTimestamp) return undefined;
       const resource = await validSpecOrReport(opts.client, opts.events, object);
-      if (!resource || resource.kind !== "CockroachCluster") return undefined;
+      if (resource?.kind !== "CockroachCluster") return undefined;
       const cluster = resource as CockroachCluster;
       const at = now();
       const generation = object.metadata?.generation;
@@ -76,6 +76,14 @@ export function cockroachClusterController(opts: {
           generation,
           at,
         );
+        for (const c of certs.expiring) {
+          await opts.events.record(object, {
+            type: "Warning",
+            reason: "CertificateExpiring",
+            action: "RenewCertificate",
+            note: `${c.name} in Secret ${c.secretName} expires at ${c.notAfter} and cannot be renewed: ${message}`,
+          });
+        }
         if (
           await applyStatus(opts.client, object, {
             ...object.status,
@@ -91,8 +99,8 @@ export function cockroachClusterController(opts: {
           });
         }
         log.warn("certificates cannot be issued", { reason: certs.reason });
-        // A missing Secret does not bring an event we watch; look again soon.
-        return { requeueAfterMs: 30_000 };
+        // A missing Secret does not bring an event we watch; look again soon (sooner when leaves are expiring).
+        return { requeueAfterMs: certs.expiring.length > 0 ? 5_000 : 30_000 };
       }
       conditions = setCondition(
         conditions,

@@ -3,6 +3,7 @@ import { registerControlPlaneCommand } from "./controlplane.ts";
 import { registerCrdsCommand } from "./crds.ts";
 import { registerDevCommand } from "./dev.ts";
 import { registerInstallCommand } from "./install.ts";
+import { registerRenderCommand } from "./render.ts";
 import { registerRunCommand } from "./run.ts";
 
 // Each subcommand lives in its own module under src/cli/ and exports a function that registers it.
@@ -18,6 +19,7 @@ registerRunCommand(program);
 registerCrdsCommand(program);
 registerInstallCommand(program);
 registerDevCommand(program);
+registerRenderCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -162,6 +162,7 @@ export class LocalControlPlane {
         args: [
           `--kubeconfig=${kubeconfigPath}`,
           `--config=${bins.kwokStages}`,
+          `--config=${join(import.meta.dirname, "stages", "simulated-failure.yaml")}`,
           // Only the Nodes we create (annotated) are simulated.
           "--manage-all-nodes=false",
           "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",

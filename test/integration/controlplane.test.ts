@@ -211,6 +211,36 @@ describe("the shared control plane", () => {
       { timeoutMs: 60_000 },
     );
   });
+  it("fails a Job whose image asks for a simulated failure", async () => {
+    const batch = kc.makeApiClient(BatchV1Api);
+    await batch.createNamespacedJob({
+      namespace: ns,
+      body: {
+        metadata: { name: "doomed" },
+        spec: {
+          backoffLimit: 0,
+          template: {
+            spec: {
+              restartPolicy: "Never",
+              containers: [{ name: "doomed", image: "example.invalid/job:simulate-failure" }],
+            },
+          },
+        },
+      },
+    });
+    await eventually(
+      async () => {
+        const job = await batch.readNamespacedJob({ name: "doomed", namespace: ns });
+        expect(job.status?.conditions?.find((c) => c.type === "Failed")?.status).toBe("True");
+        expect(job.status?.succeeded ?? 0).toBe(0);
+      },
+      { timeoutMs: 60_000 },
+    );
+    const pods = await kc
+      .makeApiClient(CoreV1Api)
+      .listNamespacedPod({ namespace: ns, labelSelector: "job-name=doomed" });
+    expect(pods.items[0]?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(1);
+  });
 });
 
 describe("a control plane of a test's own", () => {

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerCertsCommand } from "./certs.ts";
 import { registerControlPlaneCommand } from "./controlplane.ts";
 import { registerCrdsCommand } from "./crds.ts";
 import { registerDevCommand } from "./dev.ts";
@@ -17,6 +18,7 @@ const program = new Command("zitadel-operator")
 registerControlPlaneCommand(program);
 registerRunCommand(program);
 registerCrdsCommand(program);
+registerCertsCommand(program);
 registerInstallCommand(program);
 registerDevCommand(program);
 registerRenderCommand(program);

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { installCrds } from "../../src/dev/environment.ts";
 import { createOperator } from "../../src/operator.ts";
 import { certificateInfo } from "../../src/pki/index.ts";
@@ -251,6 +251,55 @@ describe("CockroachCluster certificates", () => {
       reason: "CASecretMissing",
     });
   }, 60_000);
+
+  it("shows every certificate with its names and expiry in 'certs status'", async () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        join(import.meta.dirname, "..", "..", "bin", "zitadel-operator.js"),
+        "certs",
+        "status",
+        "db",
+        "-n",
+        ns,
+        `--kubeconfig=${inject("controlPlane").kubeconfigPath}`,
+        "-o",
+        "json",
+      ],
+      { encoding: "utf8" },
+    );
+    const rows = JSON.parse(out) as {
+      certificate: string;
+      secret: string;
+      expiresIn: string;
+      names: string[];
+    }[];
+    expect(rows.map((r) => r.certificate)).toEqual([
+      "ca",
+      "node",
+      "client.app",
+      "client.root",
+      "client.zitadel",
+    ]);
+    expect(rows.find((r) => r.certificate === "node")?.names).toContain("localhost");
+    expect(rows.every((r) => r.expiresIn !== "EXPIRED")).toBe(true);
+    expect(out).not.toMatch(/PRIVATE KEY/);
+    const table = execFileSync(
+      process.execPath,
+      [
+        join(import.meta.dirname, "..", "..", "bin", "zitadel-operator.js"),
+        "certs",
+        "status",
+        "db",
+        "-n",
+        ns,
+        `--kubeconfig=${inject("controlPlane").kubeconfigPath}`,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(table.split("\n")[0]).toMatch(/^CERTIFICATE\s+SECRET\s+ISSUER\s+NOT AFTER\s+EXPIRES IN\s+NAMES$/);
+    expect(table).toContain("db-client-root");
+  });
 
   it("never puts a private key into status, Events or logs", async () => {
     const lines: string[] = [];

@@ -10,6 +10,7 @@ import { access, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/pr
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { isAlive } from "./process.ts";
 
 const run = promisify(execFile);
 
@@ -282,14 +283,5 @@ async function lock(path: string, log: (l: string) => void): Promise<() => Promi
       announced = true;
       await new Promise((r) => setTimeout(r, 2000));
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }

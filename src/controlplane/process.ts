@@ -108,3 +108,13 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
   }
 }
+
+/** Whether a process with this id exists (signal 0 checks without signalling). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -10,7 +10,7 @@ import { parseAllDocuments } from "yaml";
 import { renderCrds } from "../api/crds.ts";
 import { repoRoot } from "../controlplane/binaries.ts";
 import { LocalControlPlane } from "../controlplane/controlplane.ts";
-import { waitFor } from "../controlplane/process.ts";
+import { isAlive, waitFor } from "../controlplane/process.ts";
 import { createOperator } from "../operator.ts";
 import { KubeClient, type KubeObject } from "../runtime/kube.ts";
 import { createLogger } from "../runtime/log.ts";
@@ -214,15 +214,6 @@ async function applyExamples(client: KubeClient, log: (l: string) => void): Prom
       await client.apply({ ...obj, metadata: { ...obj.metadata, namespace: DEV_NAMESPACE } });
       log(`applied ${obj.kind} ${DEV_NAMESPACE}/${obj.metadata?.name} from examples/${file}`);
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -253,21 +253,22 @@ describe("CockroachCluster certificates", () => {
   }, 60_000);
 
   it("shows every certificate with its names and expiry in 'certs status'", async () => {
-    const out = execFileSync(
-      process.execPath,
-      [
-        join(import.meta.dirname, "..", "..", "bin", "zitadel-operator.js"),
-        "certs",
-        "status",
-        "db",
-        "-n",
-        ns,
-        `--kubeconfig=${inject("controlPlane").kubeconfigPath}`,
-        "-o",
-        "json",
-      ],
-      { encoding: "utf8" },
-    );
+    const cli = (...args: string[]) =>
+      execFileSync(
+        process.execPath,
+        [
+          join(import.meta.dirname, "..", "..", "bin", "zitadel-operator.js"),
+          "certs",
+          "status",
+          "db",
+          "-n",
+          ns,
+          `--kubeconfig=${inject("controlPlane").kubeconfigPath}`,
+          ...args,
+        ],
+        { encoding: "utf8" },
+      );
+    const out = cli("-o", "json");
     const rows = JSON.parse(out) as {
       certificate: string;
       secret: string;
@@ -284,19 +285,7 @@ describe("CockroachCluster certificates", () => {
     expect(rows.find((r) => r.certificate === "node")?.names).toContain("localhost");
     expect(rows.every((r) => r.expiresIn !== "EXPIRED")).toBe(true);
     expect(out).not.toMatch(/PRIVATE KEY/);
-    const table = execFileSync(
-      process.execPath,
-      [
-        join(import.meta.dirname, "..", "..", "bin", "zitadel-operator.js"),
-        "certs",
-        "status",
-        "db",
-        "-n",
-        ns,
-        `--kubeconfig=${inject("controlPlane").kubeconfigPath}`,
-      ],
-      { encoding: "utf8" },
-    );
+    const table = cli();
     expect(table.split("\n")[0]).toMatch(/^CERTIFICATE\s+SECRET\s+ISSUER\s+NOT AFTER\s+EXPIRES IN\s+NAMES$/);
     expect(table).toContain("db-client-root");
   });

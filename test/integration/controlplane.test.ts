@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { writeUserKubeconfig } from "../../src/controlplane/controlplane.ts";
 import { sharedKubeConfig, startControlPlane, testNamespace } from "../support/cluster.ts";
 import { eventually } from "../support/eventually.ts";
+import { widgetCrd } from "../support/widget.ts";
 
 let kc: KubeConfig;
 let ns: string;
@@ -46,43 +47,9 @@ describe("the shared control plane", () => {
 
   it("applies a CRD and creates, watches, updates and deletes a custom resource", async () => {
     const ext = kc.makeApiClient(ApiextensionsV1Api);
-    await ext
-      .createCustomResourceDefinition({
-        body: {
-          apiVersion: "apiextensions.k8s.io/v1",
-          kind: "CustomResourceDefinition",
-          metadata: { name: "widgets.test.zitadel-operator.dev" },
-          spec: {
-            group: "test.zitadel-operator.dev",
-            scope: "Namespaced",
-            names: { plural: "widgets", singular: "widget", kind: "Widget" },
-            versions: [
-              {
-                name: "v1",
-                served: true,
-                storage: true,
-                subresources: { status: {} },
-                schema: {
-                  openAPIV3Schema: {
-                    type: "object",
-                    properties: {
-                      spec: {
-                        type: "object",
-                        properties: { size: { type: "integer", minimum: 1 } },
-                        required: ["size"],
-                      },
-                      status: { type: "object", properties: { seen: { type: "integer" } } },
-                    },
-                  },
-                },
-              },
-            ],
-          },
-        },
-      })
-      .catch((e: { code?: number }) => {
-        if (e.code !== 409) throw e;
-      });
+    await ext.createCustomResourceDefinition({ body: widgetCrd }).catch((e: { code?: number }) => {
+      if (e.code !== 409) throw e;
+    });
     await eventually(async () => {
       const crd = await ext.readCustomResourceDefinition({ name: "widgets.test.zitadel-operator.dev" });
       expect(crd.status?.conditions?.find((c) => c.type === "Established")?.status).toBe("True");

@@ -4,8 +4,11 @@ import { registerControlPlaneCommand } from "./controlplane.ts";
 import { registerCrdsCommand } from "./crds.ts";
 import { registerDevCommand } from "./dev.ts";
 import { registerInstallCommand } from "./install.ts";
+import { registerJobCommand } from "./job.ts";
+import { registerPlanCommand } from "./plan.ts";
 import { registerRenderCommand } from "./render.ts";
 import { registerRunCommand } from "./run.ts";
+import { registerSecretCommand } from "./secret.ts";
 
 // Each subcommand lives in its own module under src/cli/ and exports a function that registers it.
 const program = new Command("zitadel-operator")
@@ -22,6 +25,9 @@ registerCertsCommand(program);
 registerInstallCommand(program);
 registerDevCommand(program);
 registerRenderCommand(program);
+registerPlanCommand(program);
+registerSecretCommand(program);
+registerJobCommand(program);
 
 try {
   await program.parseAsync(process.argv);

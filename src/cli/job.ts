@@ -1,0 +1,290 @@
+// `zitadel-operator job backup|restore|verify`: what the backup, restore and verification Jobs run, in our own
+// image, and what tests run as a local process. Parameters come from flags; credentials only from environment
+// variables (set from Secrets with secretKeyRef), never from flags, so they never appear in a Job's spec or in
+// the process list. The outcome is one JSON line on stdout and in the termination message; logs go to stderr.
+import { writeFile } from "node:fs/promises";
+import { type Command, Option } from "commander";
+import { FilesystemStore } from "../backup/fs-store.ts";
+import { type JobResult, terminationMessage } from "../backup/job-result.ts";
+import type { BackupLocation } from "../backup/manifest.ts";
+import { MASTERKEY_OBJECT, objectKey } from "../backup/manifest.ts";
+import { decryptMasterkey, sameMasterkey } from "../backup/masterkey.ts";
+import type { PostgresConnection, SslMode } from "../backup/pg-connection.ts";
+import { backupPostgres, readManifest, restorePostgres, verifyBackup } from "../backup/postgres.ts";
+import { S3Store } from "../backup/s3-store.ts";
+import { type ObjectStore, readAll, readVerified } from "../backup/store.ts";
+import { createLogger } from "../runtime/log.ts";
+
+/** Environment variables the Job sets from Secrets. */
+export const JOB_ENV = {
+  pgPassword: "PGPASSWORD",
+  s3AccessKeyId: "AWS_ACCESS_KEY_ID",
+  s3SecretAccessKey: "AWS_SECRET_ACCESS_KEY",
+  s3SessionToken: "AWS_SESSION_TOKEN",
+  masterkey: "ZITADEL_MASTERKEY",
+  ageIdentity: "AGE_IDENTITY",
+} as const;
+
+interface CommonOptions {
+  namespace: string;
+  source: string;
+  backupName: string;
+  pgHost: string;
+  pgPort: string;
+  pgUser: string;
+  pgSslmode: SslMode;
+  pgCaFile?: string;
+  s3Bucket?: string;
+  s3Prefix?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3ForcePathStyle?: boolean;
+  pvcPath?: string;
+  workDir?: string;
+  terminationLog: string;
+}
+
+export function registerJobCommand(program: Command): void {
+  const job = program
+    .command("job")
+    .description("Run one backup, restore or verification, as the operator's Jobs do (also runs locally).");
+
+  withCommonOptions(job.command("backup"))
+    .description(
+      "Dump a PostgreSQL database with pg_dump into the destination, with its encrypted masterkey.",
+    )
+    .requiredOption("--database <name>", "database to back up")
+    .option(
+      "--age-recipient <age1...>",
+      "age recipient the masterkey is encrypted to (repeatable)",
+      collect,
+      [],
+    )
+    .option("--without-masterkey", "back up without a ZITADEL masterkey (not a Zitadel's database)", false)
+    .action(
+      async (
+        opts: CommonOptions & { database: string; ageRecipient: string[]; withoutMasterkey: boolean },
+      ) => {
+        await runJob("backup", opts, async (store, connection, location) => {
+          const masterkey = process.env[JOB_ENV.masterkey];
+          if (!opts.withoutMasterkey && (masterkey === undefined || masterkey === ""))
+            return fail(
+              "NoMasterkey",
+              `${JOB_ENV.masterkey} is not set: a ZITADEL backup without its masterkey cannot be used, so it is not taken`,
+            );
+          const result = await backupPostgres({
+            connection,
+            database: opts.database,
+            store,
+            location,
+            ...(opts.withoutMasterkey || masterkey === undefined
+              ? {}
+              : { masterkey: { value: masterkey, recipients: opts.ageRecipient } }),
+          });
+          if (!result.ok) return result;
+          const { manifest } = result;
+          return {
+            ok: true,
+            location: `${store.description}${objectKey(location, "")}`,
+            startedAt: manifest.startedAt,
+            completedAt: manifest.completedAt,
+            sizeBytes: Object.values(manifest.objects).reduce((sum, o) => sum + o.size, 0),
+            tables: manifest.tables.length,
+            masterkeyKeyId: manifest.masterkey?.keyId,
+          };
+        });
+      },
+    );
+
+  withCommonOptions(job.command("restore"))
+    .description("Restore a backup with pg_restore; refuses a database with data unless --overwrite.")
+    .option("--target-database <name>", "database to restore into (default: the backed-up one)")
+    .option("--overwrite", "replace a database that holds data", false)
+    .option("--masterkey-out <file>", `write the decrypted masterkey here (needs ${JOB_ENV.ageIdentity})`)
+    .action(
+      async (
+        opts: CommonOptions & { targetDatabase?: string; overwrite: boolean; masterkeyOut?: string },
+      ) => {
+        await runJob("restore", opts, async (store, connection, location) => {
+          // The masterkey first: restoring data whose masterkey nobody can produce would only destroy the target.
+          const manifest = await readManifest(store, location);
+          if (!manifest.ok) return manifest;
+          const masterkey = await recoverMasterkey(store, location, manifest.manifest, opts.masterkeyOut);
+          if (!masterkey.ok) return masterkey;
+          const result = await restorePostgres({
+            connection,
+            store,
+            location,
+            ...(opts.targetDatabase === undefined ? {} : { targetDatabase: opts.targetDatabase }),
+            overwrite: opts.overwrite,
+            ...(opts.workDir === undefined ? {} : { workDir: opts.workDir }),
+          });
+          if (!result.ok) return result;
+          return {
+            ok: true,
+            database: result.database,
+            tables: result.tables.length,
+            masterkey: masterkey.state,
+          };
+        });
+      },
+    );
+
+  withCommonOptions(job.command("verify"))
+    .description("Restore a backup into a scratch database, compare every table with the backup, drop it.")
+    .action(async (opts: CommonOptions) => {
+      await runJob("verify", opts, async (store, connection, location) => {
+        const verification = await verifyBackup({
+          connection,
+          store,
+          location,
+          ...(opts.workDir === undefined ? {} : { workDir: opts.workDir }),
+        });
+        return {
+          ok: verification.result === "Passed",
+          ...(verification.reason === undefined ? {} : { reason: verification.reason }),
+          message: verification.message,
+          verification,
+        };
+      });
+    });
+}
+
+function withCommonOptions(command: Command): Command {
+  return command
+    .requiredOption("--namespace <namespace>", "namespace of the Backup")
+    .requiredOption("--source <name>", "the backed-up Zitadel or CockroachCluster")
+    .requiredOption("--backup-name <name>", "the Backup's name")
+    .requiredOption("--pg-host <host>", "PostgreSQL host")
+    .option("--pg-port <port>", "PostgreSQL port", "5432")
+    .requiredOption("--pg-user <user>", `PostgreSQL user; its password is read from ${JOB_ENV.pgPassword}`)
+    .addOption(
+      new Option("--pg-sslmode <mode>", "libpq sslmode")
+        .choices(["disable", "require", "verify-ca", "verify-full"])
+        .default("verify-full"),
+    )
+    .option("--pg-ca-file <file>", "PEM CA bundle for verify-ca and verify-full")
+    .option(
+      "--s3-bucket <bucket>",
+      `S3 bucket; credentials from ${JOB_ENV.s3AccessKeyId} and ${JOB_ENV.s3SecretAccessKey}, else ambient`,
+    )
+    .option("--s3-prefix <prefix>", "key prefix inside the bucket")
+    .option("--s3-endpoint <url>", "endpoint of an S3-compatible service")
+    .option("--s3-region <region>", "bucket region")
+    .option("--s3-force-path-style", "address the bucket as <endpoint>/<bucket>", false)
+    .option("--pvc-path <dir>", "directory of a mounted volume, instead of S3")
+    .option("--work-dir <dir>", "where a restore downloads the dump to (default: the temp directory)")
+    .option("--termination-log <file>", "also write the result line here", "/dev/termination-log");
+}
+
+type Outcome = { ok: boolean; reason?: string; message?: string; [field: string]: unknown };
+
+async function runJob(
+  command: JobResult["command"],
+  opts: CommonOptions,
+  work: (store: ObjectStore, connection: PostgresConnection, location: BackupLocation) => Promise<Outcome>,
+): Promise<void> {
+  const log = createLogger({ fields: { job: command, backup: `${opts.namespace}/${opts.backupName}` } });
+  const secrets = Object.values(JOB_ENV).map((name) => process.env[name] ?? "");
+  let store: ObjectStore | undefined;
+  let outcome: Outcome;
+  try {
+    store = openStore(opts);
+    const location = { namespace: opts.namespace, source: opts.source, backupName: opts.backupName };
+    log.info(`${command} started`, { store: store.description });
+    outcome = await work(store, connectionFrom(opts), location);
+  } catch (err) {
+    outcome = fail("Error", err instanceof Error ? err.message : String(err));
+  } finally {
+    if (store instanceof S3Store) store.close();
+  }
+  const line = terminationMessage({ command, ...outcome }, secrets);
+  // The log repeats the scrubbed line, never the raw outcome.
+  const reported = JSON.parse(line) as { reason?: string; message?: string };
+  if (outcome.ok) log.info(`${command} succeeded`);
+  else log.error(`${command} failed`, { reason: reported.reason, message: reported.message });
+  process.stdout.write(`${line}\n`);
+  // Outside a Pod the file does not exist; that is not a failure of the job.
+  await writeFile(opts.terminationLog, line).catch(() => {});
+  if (!outcome.ok) process.exitCode = 1;
+}
+
+function openStore(opts: CommonOptions): ObjectStore {
+  if ((opts.s3Bucket === undefined) === (opts.pvcPath === undefined))
+    throw new Error("give exactly one of --s3-bucket or --pvc-path");
+  if (opts.pvcPath !== undefined) return new FilesystemStore(opts.pvcPath);
+  const accessKeyId = process.env[JOB_ENV.s3AccessKeyId];
+  const secretAccessKey = process.env[JOB_ENV.s3SecretAccessKey];
+  const sessionToken = process.env[JOB_ENV.s3SessionToken];
+  return new S3Store({
+    bucket: opts.s3Bucket as string,
+    ...(opts.s3Prefix === undefined ? {} : { prefix: opts.s3Prefix }),
+    ...(opts.s3Endpoint === undefined ? {} : { endpoint: opts.s3Endpoint }),
+    ...(opts.s3Region === undefined ? {} : { region: opts.s3Region }),
+    forcePathStyle: opts.s3ForcePathStyle === true,
+    ...(accessKeyId && secretAccessKey
+      ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
+      : {}),
+  });
+}
+
+function connectionFrom(opts: CommonOptions): PostgresConnection {
+  const port = Number(opts.pgPort);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`--pg-port ${opts.pgPort} is not a port`);
+  const password = process.env[JOB_ENV.pgPassword];
+  return {
+    host: opts.pgHost,
+    port,
+    user: opts.pgUser,
+    sslMode: opts.pgSslmode,
+    ...(password ? { password } : {}),
+    ...(opts.pgCaFile === undefined ? {} : { caFile: opts.pgCaFile }),
+  };
+}
+
+/**
+ * Whether the data about to be restored can be used with a masterkey: "matches" when the Zitadel's current masterkey
+ * (ZITADEL_MASTERKEY) is the backup's, "written" when the backup's was decrypted with AGE_IDENTITY into
+ * --masterkey-out, "none" for a backup without one. Anything else fails the restore: data without its key is
+ * no restore at all.
+ */
+async function recoverMasterkey(
+  store: ObjectStore,
+  location: BackupLocation,
+  manifest: { masterkey?: { keyId: string }; objects: Record<string, { size: number; sha256: string }> },
+  masterkeyOut: string | undefined,
+): Promise<
+  { ok: true; state: "matches" | "written" | "none" } | { ok: false; reason: string; message: string }
+> {
+  if (manifest.masterkey === undefined) return { ok: true, state: "none" };
+  const current = process.env[JOB_ENV.masterkey];
+  if (masterkeyOut === undefined && current !== undefined && sameMasterkey(current, manifest.masterkey.keyId))
+    return { ok: true, state: "matches" };
+  const identity = process.env[JOB_ENV.ageIdentity];
+  const entry = manifest.objects[MASTERKEY_OBJECT];
+  if (identity === undefined || identity === "" || masterkeyOut === undefined || entry === undefined)
+    return fail(
+      "MasterkeyMismatch",
+      `nothing was restored: the backup was taken with masterkey ${manifest.masterkey.keyId}, which is not the ` +
+        `current one (${JOB_ENV.masterkey}); give ${JOB_ENV.ageIdentity} and --masterkey-out to recover it from ` +
+        MASTERKEY_OBJECT,
+    );
+  const encrypted = await readAll(await readVerified(store, objectKey(location, MASTERKEY_OBJECT), entry));
+  const decrypted = await decryptMasterkey(
+    encrypted,
+    identity.split(/\s+/).filter(Boolean),
+    manifest.masterkey.keyId,
+  );
+  if (!decrypted.ok) return decrypted;
+  await writeFile(masterkeyOut, decrypted.masterkey, { mode: 0o600 });
+  return { ok: true, state: "written" };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function fail(reason: string, message: string): { ok: false; reason: string; message: string } {
+  return { ok: false, reason, message };
+}

@@ -5,6 +5,7 @@ import { EventRecorder } from "../runtime/events.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { cockroachClusterController } from "./cockroachcluster/controller.ts";
 import { ourType, pendingController } from "./pending.ts";
+import { zitadelController } from "./zitadel/controller.ts";
 
 export interface ControllerSettings {
   namespaces?: string[];
@@ -22,8 +23,9 @@ export function registerControllers(manager: Manager, settings: ControllerSettin
     concurrency: settings.concurrency,
   };
   manager.add(cockroachClusterController(common));
+  manager.add(zitadelController(common));
   for (const kind of KINDS) {
-    if (kind === "CockroachCluster") continue;
+    if (kind === "CockroachCluster" || kind === "Zitadel") continue;
     manager.add(
       pendingController({
         kind,

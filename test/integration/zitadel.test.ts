@@ -244,11 +244,7 @@ describe("a Zitadel on PostgreSQL, from install to deletion", () => {
     expect(Buffer.from(loginKey?.data?.["private-key"] ?? "", "base64").toString()).toMatch(
       /^[A-Za-z0-9+/=]+$/,
     );
-    const config = await client.get<KubeObject & { data?: Record<string, string> }>(
-      T.configMap,
-      ns,
-      `${name}-config`,
-    );
+    const config = await mountedConfig(ns, name);
     expect(config?.data?.["zitadel.yaml"]).toContain("zitadel-login:");
 
     // The setup Job completed before the first ReplicaSet was made.
@@ -424,12 +420,17 @@ describe("a Zitadel on PostgreSQL, from install to deletion", () => {
     expect(Date.parse(rolled?.metadata?.creationTimestamp ?? "")).toBeGreaterThanOrEqual(
       Date.parse(jobs[0]?.status?.completionTime ?? "x"),
     );
-    const configMap = await client.get<KubeObject & { data?: Record<string, string> }>(
-      T.configMap,
-      ns,
-      `${name}-config`,
-    );
+    const configMap = await mountedConfig(ns, name);
     expect(configMap?.data?.["zitadel.yaml"]).toContain("Level: debug");
+    // Configurations are named by content: the one the old pods mounted stayed until every pod ran the new
+    // one, then it is deleted.
+    await eventually(async () => {
+      const { items } = await client.list(T.configMap, {
+        namespace: ns,
+        labelSelector: `app.kubernetes.io/instance=${name},app.kubernetes.io/component=config`,
+      });
+      expect(items.map((c) => c.metadata?.name)).toEqual([configMap?.metadata?.name]);
+    });
   });
 
   it("refuses to go back to a version older than the one the database was migrated to", async () => {
@@ -630,3 +631,12 @@ describe("a Zitadel v2 on CockroachDB", () => {
     expect(pods).not.toContain("crdb-client-root");
   });
 });
+
+/** The config ConfigMap the ZITADEL Deployment mounts (its name carries a hash of its content). */
+async function mountedConfig(namespace: string, name: string) {
+  const d = await client.get<
+    KubeObject & { spec?: { template?: { spec?: { volumes?: { configMap?: { name?: string } }[] } } } }
+  >(T.deployment, namespace, name);
+  const configMapName = d?.spec?.template?.spec?.volumes?.find((v) => v.configMap)?.configMap?.name ?? "";
+  return client.get<KubeObject & { data?: Record<string, string> }>(T.configMap, namespace, configMapName);
+}

@@ -24,7 +24,12 @@ import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import { BootstrapMemory, reconcileDatabase } from "./database.ts";
 import { COCKROACH_CLUSTER } from "./database-cockroach.ts";
 import { finalizeZitadel, reconcileFinalizer } from "./deletion.ts";
-import { deleteSupersededJobs, downgradeRefused, observeMigration } from "./migration.ts";
+import {
+  deleteSupersededConfig,
+  deleteSupersededJobs,
+  downgradeRefused,
+  observeMigration,
+} from "./migration.ts";
 import { applyObjects, deploymentState } from "./rollout.ts";
 import { reconcileGeneratedSecrets } from "./secrets.ts";
 import { StatusBuilder, type ZitadelStatusObject } from "./status.ts";
@@ -216,6 +221,15 @@ export function zitadelController(opts: {
 
       // Status: what serves, and whether everything asked for is done.
       const serving = deploymentState(step, names.deployment(zitadel));
+      if (migration.targetMigrated) {
+        const config = renderConfig(zitadel, ctx);
+        await deleteSupersededConfig(
+          step,
+          { configMap: names.configMap(zitadel, config), secret: names.configSecret(zitadel, config) },
+          serving?.deployment,
+          serving?.complete ?? false,
+        );
+      }
       if (serving === undefined) {
         status.set(
           "Available",

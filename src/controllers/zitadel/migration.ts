@@ -164,6 +164,46 @@ export async function deleteSupersededJobs(step: StepContext, current: string): 
   }
 }
 
+/**
+ * Deletes the config ConfigMaps and Secrets of earlier configurations (they are named by content), once the
+ * Deployment runs the current ones everywhere: until then, pods of the old ReplicaSet may restart and must find
+ * the configuration they were started with.
+ */
+export async function deleteSupersededConfig(
+  step: StepContext,
+  current: { configMap: string; secret: string },
+  deployment: KubeObject | undefined,
+  rolloutComplete: boolean,
+): Promise<void> {
+  const volumes = JSON.stringify(
+    (deployment?.spec as { template?: { spec?: { volumes?: unknown } } } | undefined)?.template?.spec
+      ?.volumes ?? [],
+  );
+  if (!rolloutComplete || !volumes.includes(current.configMap) || !volumes.includes(current.secret)) return;
+  const labels = { [LABEL.instance]: step.zitadel.metadata.name ?? "", [LABEL.component]: COMPONENT.config };
+  for (const [type, keep] of [
+    [TYPES.configMap, current.configMap],
+    [TYPES.secret, current.secret],
+  ] as const) {
+    for (const obj of step.cachedList<KubeObject>(type, labels)) {
+      const name = obj.metadata?.name;
+      if (name === undefined || name === keep || obj.metadata?.deletionTimestamp) continue;
+      await step.client.delete(
+        type,
+        step.namespace,
+        name,
+        obj.metadata?.uid ? { uid: obj.metadata.uid } : {},
+      );
+      await step.events.record(step.object, {
+        type: "Normal",
+        reason: "ConfigDeleted",
+        action: "Rollout",
+        note: `deleted ${type.kind} ${name}: every pod runs the current configuration`,
+      });
+    }
+  }
+}
+
 function migrationLabels(zitadel: Zitadel): Record<string, string> {
   return { [LABEL.instance]: zitadel.metadata.name ?? "", [LABEL.component]: COMPONENT.migration };
 }

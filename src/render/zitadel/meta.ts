@@ -53,6 +53,13 @@ export function zitadelNamespace(zitadel: Zitadel, ctx: Pick<ZitadelRenderContex
 }
 
 /** Object names, all prefixed with the Zitadel's name (at most 40 characters, so every suffix fits 63). */
+/** What names the config objects: the hashes of their content (and the steps file, which lives in the Secret). */
+export interface ContentHashes {
+  readonly runtimeHash: string;
+  readonly secretHash: string;
+  readonly steps: string;
+}
+
 export const names = {
   serviceAccount: (z: Zitadel) => zitadelName(z),
   deployment: (z: Zitadel) => zitadelName(z),
@@ -61,8 +68,13 @@ export const names = {
   ingress: (z: Zitadel) => zitadelName(z),
   horizontalPodAutoscaler: (z: Zitadel) => zitadelName(z),
   serviceMonitor: (z: Zitadel) => zitadelName(z),
-  configMap: (z: Zitadel) => `${zitadelName(z)}-config`,
-  configSecret: (z: Zitadel) => `${zitadelName(z)}-config-secrets`,
+  // Named by content: a new configuration is a new object, so pods that still run the old version keep
+  // reading the old configuration (also after a restart) until setup for the new one has succeeded and the
+  // Deployment moves. Superseded ones are deleted once the rollout is complete.
+  configMap: (z: Zitadel, config: ContentHashes) =>
+    `${zitadelName(z)}-config-${config.runtimeHash.slice(0, 8)}`,
+  configSecret: (z: Zitadel, config: ContentHashes) =>
+    `${zitadelName(z)}-config-secrets-${createHash("sha256").update(`${config.secretHash}\0${config.steps}`).digest("hex").slice(0, 8)}`,
   /** The default when spec.masterkeySecretRef is unset (the API's promise: "<name>-masterkey"). */
   masterkeySecret: (z: Zitadel) => `${zitadelName(z)}-masterkey`,
   initialAdminSecret: (z: Zitadel) => `${zitadelName(z)}-initial-admin`,

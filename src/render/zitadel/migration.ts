@@ -38,7 +38,9 @@ const DEFAULT_RESOURCES = { requests: { cpu: "250m", memory: "512Mi" }, limits: 
  */
 export function setupJobName(zitadel: Zitadel, config: Pick<RenderedConfig, "migrationHash">): string {
   const { version } = zitadel.spec;
-  const hash = sha256(JSON.stringify({ version, config: config.migrationHash })).slice(0, HASH_LENGTH);
+  // The image is part of what runs: fixing a broken image override must make a new Job, not find the failed one.
+  const image = zitadelImage(zitadel, version);
+  const hash = sha256(JSON.stringify({ version, image, config: config.migrationHash })).slice(0, HASH_LENGTH);
   const prefix = `${zitadelName(zitadel)}-setup-`;
   const room = MAX_JOB_NAME - prefix.length - HASH_LENGTH - 1;
   const slug = version
@@ -56,7 +58,7 @@ export function renderSetupJob(
 ): KubeObject {
   const { version } = zitadel.spec;
   const image = zitadelImage(zitadel, version);
-  const { volumes, mounts } = zitadelVolumes(zitadel, true);
+  const { volumes, mounts } = zitadelVolumes(zitadel, true, config);
   const files = configFiles(zitadel);
   const pullPolicy =
     zitadel.spec.imagePullPolicy === undefined ? {} : { imagePullPolicy: zitadel.spec.imagePullPolicy };

@@ -5,7 +5,7 @@ import type { Scheduling } from "../../api/scheduling.ts";
 import type { Zitadel } from "../../api/zitadel.ts";
 import { certsDirItems, clientSecretName, MOUNTED_KEY_FILE_MODE } from "../../pki/secret-layout.ts";
 import { CONFIG_KEY, DATABASE_CA_FILE, PATHS, STEPS_KEY, USER_SECRET_FILE } from "./config.ts";
-import { LABEL, names } from "./meta.ts";
+import { type ContentHashes, LABEL, names } from "./meta.ts";
 import { masterkeySecretRef } from "./secrets.ts";
 
 const DEFAULT_IMAGE = "ghcr.io/zitadel/zitadel";
@@ -73,16 +73,16 @@ export function masterkeyEnv(zitadel: Zitadel) {
 }
 
 /** Volumes and mounts for ZITADEL's files; `withSteps` adds steps.yaml, which only the setup Job reads. */
-export function zitadelVolumes(zitadel: Zitadel, withSteps: boolean) {
+export function zitadelVolumes(zitadel: Zitadel, withSteps: boolean, config: ContentHashes) {
   const volumes: Record<string, unknown>[] = [
     {
       name: "config",
-      configMap: { name: names.configMap(zitadel), items: [{ key: CONFIG_KEY, path: CONFIG_KEY }] },
+      configMap: { name: names.configMap(zitadel, config), items: [{ key: CONFIG_KEY, path: CONFIG_KEY }] },
     },
     {
       name: "secrets",
       secret: {
-        secretName: names.configSecret(zitadel),
+        secretName: names.configSecret(zitadel, config),
         defaultMode: 0o440,
         items: [
           { key: CONFIG_KEY, path: CONFIG_KEY },

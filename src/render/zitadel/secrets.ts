@@ -99,7 +99,10 @@ export function renderConfigSecret(
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: childMeta(zitadel, ctx, { name: names.configSecret(zitadel), component: COMPONENT.config }),
+    metadata: childMeta(zitadel, ctx, {
+      name: names.configSecret(zitadel, config),
+      component: COMPONENT.config,
+    }),
     type: "Opaque",
     data: data({ [CONFIG_KEY]: config.secret, [STEPS_KEY]: config.steps }),
   };
@@ -113,7 +116,10 @@ export function renderConfigMap(
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: childMeta(zitadel, ctx, { name: names.configMap(zitadel), component: COMPONENT.config }),
+    metadata: childMeta(zitadel, ctx, {
+      name: names.configMap(zitadel, config),
+      component: COMPONENT.config,
+    }),
     data: { [CONFIG_KEY]: config.runtime },
   };
 }

@@ -89,7 +89,7 @@ export function renderDeployment(
   version: string,
 ): KubeObject {
   const selector = selectorLabels(zitadel, COMPONENT.api);
-  const { volumes, mounts } = zitadelVolumes(zitadel, false);
+  const { volumes, mounts } = zitadelVolumes(zitadel, false, config);
   const container = {
     name: "zitadel",
     image: zitadelImage(zitadel, version),

@@ -31,9 +31,9 @@ describe("rendering a Zitadel from files (zitadel-operator render)", () => {
       expect(objects.some((o) => /-masterkey$/.test(o.metadata?.name ?? ""))).toBe(false);
     }
     const postgres = renderResource(await example("zitadel-postgres.yaml"));
-    const secret = postgres.find((o) => o.metadata?.name === "zitadel-pg-config-secrets") as
-      | { data?: Record<string, string> }
-      | undefined;
+    const secret = postgres.find((o) =>
+      /^zitadel-pg-config-secrets-[0-9a-f]{8}$/.test(o.metadata?.name ?? ""),
+    ) as { data?: Record<string, string> } | undefined;
     expect(Buffer.from(secret?.data?.["zitadel.yaml"] ?? "", "base64").toString()).toContain(PLACEHOLDER);
     expect(postgres.map((o) => `${o.kind}/${o.metadata?.name}`)).toContain("Deployment/zitadel-pg-login");
   });

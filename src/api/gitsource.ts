@@ -85,15 +85,20 @@ export const GitSourceSpecSchema = withRules(
     prune: z
       .boolean()
       .default(false)
-      .describe("Delete objects this source applied before and that are no longer in the repository."),
+      .describe(
+        "Delete objects this source applied before and that are no longer in the repository. Objects that hold " +
+          "data (CockroachCluster, Backup, Namespace) are deleted only when annotated " +
+          "zitadel-operator.dev/prune: allowed; zitadel-operator.dev/prune: disabled keeps any object.",
+      ),
     maxPruneFraction: z
       .number()
       .gt(0)
       .max(1)
       .default(0.5)
       .describe(
-        "Refuse to prune more than this share of the applied objects in one go (reported as PruneBlocked); a " +
-          "guard against a wrong path or an emptied branch. 1 disables the guard.",
+        "Refuse to prune more than this share of the applied objects in one go (reported as PruneTooLarge); a " +
+          "guard against a wrong path or an emptied branch. Allow it for one commit by annotating the GitSource " +
+          "with zitadel-operator.dev/allow-large-prune: <commit hash>. 1 disables the guard.",
       ),
     suspend: z
       .boolean()
@@ -105,7 +110,9 @@ export const GitSourceSpecSchema = withRules(
     serviceAccountName: objectName()
       .optional()
       .describe(
-        "Apply as this ServiceAccount (impersonation), so RBAC limits what the repository may change.",
+        "Apply as this ServiceAccount (impersonation), so RBAC limits what the repository may change. The " +
+          "operator does not yet hold the impersonate permission, so a source that sets this is refused " +
+          "(ImpersonationUnavailable) rather than applied with the operator's own rights.",
       ),
   }),
   [
@@ -140,7 +147,9 @@ export const GitSourceStatusSchema = z.object({
     .string()
     .max(64)
     .optional()
-    .describe("Value of the reconcile.fluxcd.io/requestedAt annotation last acted on."),
+    .describe(
+      "Value of the zitadel-operator.dev/requested-at annotation last acted on; set that annotation to sync now.",
+    ),
   inventory: z
     .object({
       entries: z.array(InventoryEntrySchema).max(10000).describe("Applied objects."),

@@ -4,6 +4,7 @@ import { KINDS, pluralOf } from "../api/index.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { cockroachClusterController } from "./cockroachcluster/controller.ts";
+import { gitSourceController } from "./gitsource/controller.ts";
 import { ourType, pendingController } from "./pending.ts";
 import { zitadelController } from "./zitadel/controller.ts";
 
@@ -24,8 +25,9 @@ export function registerControllers(manager: Manager, settings: ControllerSettin
   };
   manager.add(cockroachClusterController(common));
   manager.add(zitadelController(common));
+  manager.add(gitSourceController(common));
   for (const kind of KINDS) {
-    if (kind === "CockroachCluster" || kind === "Zitadel") continue;
+    if (kind === "CockroachCluster" || kind === "Zitadel" || kind === "GitSource") continue;
     manager.add(
       pendingController({
         kind,

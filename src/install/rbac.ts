@@ -148,8 +148,10 @@ export const CLUSTER_RULES: readonly PermissionRule[] = [
   {
     apiGroups: [""],
     resources: ["namespaces"],
-    verbs: ["get", "list", "watch"],
-    why: "A GitSource checks that the namespaces it applies into exist.",
+    verbs: ["get", "list", "watch", "create", "patch"],
+    why:
+      "A GitSource applies the Namespaces committed to Git and checks that those it applies into exist. Never " +
+      "delete: pruning a Namespace would take everything in it, so the operator is not allowed to.",
   },
   {
     apiGroups: ["apiextensions.k8s.io"],

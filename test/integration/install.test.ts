@@ -203,7 +203,6 @@ describe("an installed operator", () => {
       { group: "apps", resource: "statefulsets", verb: "update", namespace: ns },
       { group: "", resource: "secrets", verb: "deletecollection", namespace: ns },
       { group: "", resource: "namespaces", verb: "delete" },
-      { group: "", resource: "namespaces", verb: "create" },
       { group: "apiextensions.k8s.io", resource: "customresourcedefinitions", verb: "list" },
       { group: "apiextensions.k8s.io", resource: "customresourcedefinitions", verb: "patch" },
       {

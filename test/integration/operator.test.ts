@@ -82,7 +82,7 @@ describe("the operator's own validation", () => {
   it("accepts every example, and says plainly which kinds it does not act on yet", async () => {
     // Kinds with a controller report their own progress (waiting for a Secret, a database, ...); the rest say
     // AwaitingController. None may call an example invalid.
-    const controlled = new Set(["CockroachCluster", "Zitadel"]);
+    const controlled = new Set(["CockroachCluster", "Zitadel", "GitSource"]);
     for (const { file, text } of await yamlFiles(join(root, "examples"))) {
       for (const doc of parseAllDocuments(text)) {
         const obj = doc.toJSON() as KubeObject | null;

@@ -14,6 +14,7 @@ export interface OperatorOptions {
   leaderElectionNamespace?: string;
   healthAddress?: string;
   metricsAddress?: string;
+  gitCacheDir?: string;
 }
 
 export function createOperator(opts: OperatorOptions): Manager {
@@ -26,6 +27,10 @@ export function createOperator(opts: OperatorOptions): Manager {
       ? { namespace: opts.leaderElectionNamespace, name: LEADER_ELECTION_LEASE }
       : undefined,
   });
-  registerControllers(manager, { namespaces: opts.namespaces, concurrency: opts.concurrency });
+  registerControllers(manager, {
+    namespaces: opts.namespaces,
+    concurrency: opts.concurrency,
+    gitCacheDir: opts.gitCacheDir,
+  });
   return manager;
 }

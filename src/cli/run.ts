@@ -1,7 +1,9 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { type Command, Option } from "commander";
+import { startReceiver } from "../gitops/receiver.ts";
 import { createOperator } from "../operator.ts";
-import { createLogger, LOG_LEVELS, parseLogLevel } from "../runtime/log.ts";
+import { createLogger, LOG_LEVELS, type Logger, parseLogLevel } from "../runtime/log.ts";
+import type { Manager } from "../runtime/manager.ts";
 
 export function registerRunCommand(program: Command): void {
   program
@@ -29,6 +31,15 @@ export function registerRunCommand(program: Command): void {
     .option("--metrics-bind-address <addr>", "where /metrics listens", ":8080")
     .option("--health-probe-bind-address <addr>", "where /healthz and /readyz listen", ":8081")
     .option("--concurrency <n>", "reconciles per controller that may run at once", "2")
+    .option(
+      "--webhook-bind-address <addr>",
+      "serve the Git webhook receiver here (POST /hook/<namespace>/<gitsource>, HMAC-SHA256 signed with the secret " +
+        "in $ZITADEL_OPERATOR_WEBHOOK_SECRET); off when not given",
+    )
+    .option(
+      "--git-cache-dir <dir>",
+      "where GitSources keep their repositories (default: a directory in $TMPDIR)",
+    )
     .addOption(
       new Option("--log-level <level>", "least important log level written")
         .choices(LOG_LEVELS)
@@ -52,18 +63,41 @@ export function registerRunCommand(program: Command): void {
           : undefined,
         healthAddress: opts.healthProbeBindAddress,
         metricsAddress: opts.metricsBindAddress,
+        gitCacheDir: opts.gitCacheDir,
       });
       await manager.start();
+      const receiver = opts.webhookBindAddress
+        ? await startWebhook(opts.webhookBindAddress, manager, log, opts)
+        : undefined;
       await new Promise<void>((resolve) => {
         process.once("SIGTERM", resolve);
         process.once("SIGINT", resolve);
       });
       log.info("shutting down");
+      receiver?.close();
       await manager.stop();
     });
 }
 
+/** The webhook receiver only sets the requested-at annotation of a GitSource; the secret never comes from a flag. */
+async function startWebhook(address: string, manager: Manager, log: Logger, opts: RunFlags) {
+  const secret = process.env.ZITADEL_OPERATOR_WEBHOOK_SECRET;
+  if (!secret) {
+    throw new Error("--webhook-bind-address needs the HMAC secret in $ZITADEL_OPERATOR_WEBHOOK_SECRET");
+  }
+  const { server, url } = await startReceiver(address, {
+    client: manager.client,
+    secret,
+    log,
+    namespaces: opts.namespace,
+  });
+  log.info("serving the Git webhook receiver", { url });
+  return server;
+}
+
 interface RunFlags {
+  webhookBindAddress?: string;
+  gitCacheDir?: string;
   kubeconfig?: string;
   namespace: string[];
   leaderElect: boolean;

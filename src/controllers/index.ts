@@ -12,6 +12,8 @@ export interface ControllerSettings {
   namespaces?: string[];
   /** Reconciles of one controller that may run at the same time. */
   concurrency?: number;
+  /** Where GitSources keep their repositories (an emptyDir in the operator's pod). */
+  gitCacheDir?: string;
 }
 
 export function registerControllers(manager: Manager, settings: ControllerSettings = {}): void {
@@ -25,7 +27,7 @@ export function registerControllers(manager: Manager, settings: ControllerSettin
   };
   manager.add(cockroachClusterController(common));
   manager.add(zitadelController(common));
-  manager.add(gitSourceController(common));
+  manager.add(gitSourceController({ ...common, cacheDir: settings.gitCacheDir }));
   for (const kind of KINDS) {
     if (kind === "CockroachCluster" || kind === "Zitadel" || kind === "GitSource") continue;
     manager.add(

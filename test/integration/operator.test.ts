@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import type { Condition } from "../../src/api/conditions.ts";
 import { installCrds } from "../../src/dev/environment.ts";
+import { sign } from "../../src/gitops/receiver.ts";
 import { createOperator } from "../../src/operator.ts";
 import { KubeClient, type KubeObject } from "../../src/runtime/kube.ts";
 import { createLogger } from "../../src/runtime/log.ts";
@@ -126,7 +127,7 @@ describe("zitadel-operator run", () => {
   it("serves probes and metrics, leads through its Lease, and releases it on SIGTERM", async () => {
     await installCrds(client, () => {});
     const ns = await testNamespace(kc, "run");
-    const [health, metrics] = [await freePort(), await freePort()];
+    const [health, metrics, hook] = [await freePort(), await freePort(), await freePort()];
     child = spawn(
       process.execPath,
       [
@@ -138,9 +139,13 @@ describe("zitadel-operator run", () => {
         `--leader-election-namespace=${ns}`,
         `--health-probe-bind-address=127.0.0.1:${health}`,
         `--metrics-bind-address=127.0.0.1:${metrics}`,
+        `--webhook-bind-address=127.0.0.1:${hook}`,
         "--log-level=warn",
       ],
-      { stdio: ["ignore", "ignore", "pipe"] },
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, ZITADEL_OPERATOR_WEBHOOK_SECRET: "test-webhook-secret" },
+      },
     );
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => {
@@ -167,6 +172,30 @@ describe("zitadel-operator run", () => {
       expect(text).toMatch(/^zitadel_operator_leader 1$/m);
       expect(text).toMatch(/zitadel_operator_api_requests_total\{verb="LIST",code="200"\} \d+/);
     });
+
+    // The webhook receiver: a signed push sets the GitSource's requested-at annotation; an unsigned one is refused.
+    await client.apply({
+      apiVersion: "zitadel-operator.dev/v1alpha1",
+      kind: "GitSource",
+      metadata: { name: "hooked", namespace: ns },
+      spec: {
+        url: "https://git.example.invalid/platform/identity.git",
+        ref: { branch: "main" },
+        interval: "1h",
+      },
+    });
+    const body = JSON.stringify({ ref: "refs/heads/main" });
+    const post = (signature?: string) =>
+      fetch(`http://127.0.0.1:${hook}/hook/${ns}/hooked`, {
+        method: "POST",
+        body,
+        headers: signature ? { "x-hub-signature-256": signature } : {},
+      });
+    expect((await post()).status).toBe(401);
+    expect((await post(sign(body, "test-webhook-secret"))).status).toBe(202);
+    const gsType = await client.resourceType("zitadel-operator.dev/v1alpha1", "GitSource");
+    const hooked = await client.get(gsType, ns, "hooked");
+    expect(hooked?.metadata?.annotations?.["zitadel-operator.dev/requested-at"]).toBeTruthy();
 
     const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
     child.kill("SIGTERM");

@@ -46,6 +46,22 @@ export const BackupSpecSchema = z.strictObject({
       "Check the backup after writing it: SHOW BACKUP ... WITH check_files on CockroachDB, pg_restore --list on " +
         "PostgreSQL. The result is in status.verification.",
     ),
+  masterkeyRecipients: z
+    .array(
+      z
+        .string()
+        .max(4096)
+        .regex(/^age1[0-9a-z]+$/, "must be an age recipient (public key) like age1...")
+        .describe("An age recipient (public key, age1...)."),
+    )
+    .max(16)
+    .optional()
+    .describe(
+      "age recipients the ZITADEL masterkey is encrypted to and stored next to each backup of a Zitadel " +
+        "(masterkey.age). Whoever restores after losing the cluster needs one of the matching identities; the " +
+        "operator only ever holds these public keys. Required for a zitadelRef source: a backup whose masterkey " +
+        "nobody can recover is not taken.",
+    ),
   deletionPolicy: z
     .enum(["Retain", "Delete"])
     .default("Retain")

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerBackupCommand } from "./backup.ts";
 import { registerCertsCommand } from "./certs.ts";
 import { registerControlPlaneCommand } from "./controlplane.ts";
 import { registerCrdsCommand } from "./crds.ts";
@@ -7,6 +8,7 @@ import { registerInstallCommand } from "./install.ts";
 import { registerJobCommand } from "./job.ts";
 import { registerPlanCommand } from "./plan.ts";
 import { registerRenderCommand } from "./render.ts";
+import { registerRestoreCommand } from "./restore.ts";
 import { registerRunCommand } from "./run.ts";
 import { registerSecretCommand } from "./secret.ts";
 
@@ -28,6 +30,8 @@ registerRenderCommand(program);
 registerPlanCommand(program);
 registerSecretCommand(program);
 registerJobCommand(program);
+registerBackupCommand(program);
+registerRestoreCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,9 +3,12 @@
 import { KINDS, pluralOf } from "../api/index.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import type { Manager } from "../runtime/manager.ts";
+import { backupController } from "./backup/controller.ts";
+import { backupScheduleController } from "./backupschedule/controller.ts";
 import { cockroachClusterController } from "./cockroachcluster/controller.ts";
 import { gitSourceController } from "./gitsource/controller.ts";
 import { ourType, pendingController } from "./pending.ts";
+import { restoreController } from "./restore/controller.ts";
 import { zitadelController } from "./zitadel/controller.ts";
 
 export interface ControllerSettings {
@@ -27,9 +30,13 @@ export function registerControllers(manager: Manager, settings: ControllerSettin
   };
   manager.add(cockroachClusterController(common));
   manager.add(zitadelController(common));
+  manager.add(backupController(common));
+  manager.add(backupScheduleController(common));
+  manager.add(restoreController(common));
   manager.add(gitSourceController({ ...common, cacheDir: settings.gitCacheDir }));
   for (const kind of KINDS) {
     if (kind === "CockroachCluster" || kind === "Zitadel" || kind === "GitSource") continue;
+    if (kind === "Backup" || kind === "BackupSchedule" || kind === "Restore") continue;
     manager.add(
       pendingController({
         kind,

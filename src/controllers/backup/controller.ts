@@ -1,0 +1,420 @@
+// The Backup reconciler, in the order things happen: validate → a finished Backup only keeps its metrics (and gets
+// verified once, with spec.verify) → resolve the source (a Zitadel's PostgreSQL) and the destination → the backup
+// Job (named after the Backup's uid, so a restarted operator finds it instead of making a second) → read the
+// Job's result from its pod's termination message → status (Pending → Running → Completed | Failed), an Event,
+// and metrics. A Backup records one run: once Completed or Failed it never runs again.
+import type { Backup, BackupPhase, BackupStatus } from "../../api/backup.ts";
+import { parseResource } from "../../api/index.ts";
+import type { Zitadel } from "../../api/zitadel.ts";
+import { names } from "../../render/zitadel/meta.ts";
+import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
+import type { EventRecorder } from "../../runtime/events.ts";
+import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.ts";
+import { isConflict, type KubeClient, type KubeObject } from "../../runtime/kube.ts";
+import type { Logger } from "../../runtime/log.ts";
+import { operatorMetrics } from "../../runtime/metrics.ts";
+import { applyStatus, setCondition } from "../../runtime/status.ts";
+import { ourType } from "../pending.ts";
+import { validSpecOrReport, type WithStatus } from "../spec.ts";
+import { deleteBackupFiles, FILES_FINALIZER } from "./files.ts";
+import {
+  exitDescription,
+  JOB_LABEL,
+  type JobObject,
+  jobName,
+  jobOutcome,
+  jobState,
+  type PodObject,
+  type PostgresAccess,
+  postgresAccess,
+  renderJob,
+  unsupportedDestination,
+} from "./job.ts";
+import { recordFailure, recordSuccess } from "./metrics.ts";
+
+export const TYPES = {
+  backup: ourType("Backup", "backups"),
+  zitadel: ourType("Zitadel", "zitadels"),
+  job: { apiVersion: "batch/v1", kind: "Job", plural: "jobs", namespaced: true },
+  pod: { apiVersion: "v1", kind: "Pod", plural: "pods", namespaced: true },
+  secret: { apiVersion: "v1", kind: "Secret", plural: "secrets", namespaced: true },
+};
+
+/** How long a finished Job may go without a result line before the Backup fails for want of one. */
+const RESULT_GRACE_MS = 60_000;
+const POLL_MS = 2_000;
+
+type BackupObject = WithStatus & { status?: BackupStatus };
+
+export interface Failure {
+  reason: string;
+  message: string;
+}
+
+export function backupController(opts: {
+  client: KubeClient;
+  events: EventRecorder;
+  log: Logger;
+  namespaces?: string[];
+  concurrency?: number;
+  now?: () => Date;
+}): Controller<BackupObject> {
+  const now = opts.now ?? (() => new Date());
+  const controller: Controller<BackupObject> = new Controller<BackupObject>({
+    name: "backup",
+    client: opts.client,
+    log: opts.log,
+    for: TYPES.backup,
+    owns: [TYPES.job],
+    watches: [
+      {
+        // The result is in the pod's status (its termination message), which changes after the Job's.
+        type: TYPES.pod,
+        labelSelector: `${JOB_LABEL.managedBy}=zitadel-operator,${JOB_LABEL.component} in (backup,verify)`,
+        map: (pod) => {
+          const owner = pod.metadata?.labels?.[JOB_LABEL.owner];
+          return owner ? [`${pod.metadata?.namespace}/${owner}`] : [];
+        },
+      },
+    ],
+    namespaces: opts.namespaces,
+    concurrency: opts.concurrency,
+    metrics: operatorMetrics.queueMetrics("backup"),
+    reconcile: async ({ object, log }) => {
+      if (!object) return undefined;
+      const deleting = object.metadata?.deletionTimestamp !== undefined;
+      if (deleting && !hasFinalizer(object, FILES_FINALIZER)) return undefined;
+      const resource = await validSpecOrReport(opts.client, opts.events, object);
+      if (resource?.kind !== "Backup") {
+        if (deleting) await removeFinalizer(opts.client, object, FILES_FINALIZER);
+        return undefined;
+      }
+      const backup = resource as Backup;
+      const namespace = object.metadata?.namespace ?? "default";
+
+      // deletionPolicy: Delete. The files go before the Backup does (files.ts).
+      if (deleting) {
+        const files = await deleteBackupFiles(opts.client, backup, namespace);
+        if ("failed" in files) {
+          await opts.events.record(object, {
+            type: "Warning",
+            reason: files.failed.reason,
+            action: "DeleteFiles",
+            note: files.failed.message,
+          });
+          throw new Error(files.failed.message);
+        }
+        await opts.events.record(object, {
+          type: "deleted" in files ? "Normal" : "Warning",
+          reason: "deleted" in files ? "FilesDeleted" : "FilesKept",
+          action: "DeleteFiles",
+          note: "deleted" in files ? `deleted ${files.deleted} object(s) under ${files.where}` : files.kept,
+        });
+        await removeFinalizer(opts.client, object, FILES_FINALIZER);
+        return undefined;
+      }
+      if (backup.spec.deletionPolicy === "Delete") await addFinalizer(opts.client, object, FILES_FINALIZER);
+      else if (hasFinalizer(object, FILES_FINALIZER))
+        await removeFinalizer(opts.client, object, FILES_FINALIZER);
+      const source = sourceLabel(backup, namespace);
+      const status: BackupStatus = object.status ?? {};
+      const pods = (name: string) => controller.list<PodObject>(TYPES.pod, namespace, { "job-name": name });
+
+      /** Writes the status of `phase` with a Ready condition; true when it changed. */
+      const report = async (phase: BackupPhase, fields: Partial<BackupStatus>, why: Failure) => {
+        const next: BackupStatus = {
+          ...status,
+          ...fields,
+          phase,
+          observedGeneration: object.metadata?.generation,
+        };
+        const ready = phase === "Completed" ? "True" : "False";
+        next.conditions = setCondition(
+          status.conditions,
+          { type: "Ready", status: ready, reason: why.reason, message: why.message },
+          object.metadata?.generation,
+          now(),
+        );
+        return applyStatus(opts.client, object, next as Record<string, unknown>);
+      };
+      const fail = async (failure: Failure, fields: Partial<BackupStatus> = {}) => {
+        const completedAt = fields.completedAt ?? stamp(now());
+        if (await report("Failed", { ...fields, completedAt, error: failure.message }, failure)) {
+          recordFailure(source);
+          await opts.events.record(object, {
+            type: "Warning",
+            reason: "BackupFailed",
+            action: "Backup",
+            note: `${failure.reason}: ${failure.message}`,
+          });
+          log.warn("backup failed", { reason: failure.reason });
+        }
+        return undefined;
+      };
+
+      if (status.phase === "Failed") return undefined;
+      if (status.phase === "Completed") {
+        if (status.completedAt)
+          recordSuccess(source, status.startedAt, status.completedAt, status.sizeBytes ?? 0);
+        return backup.spec.verify ? verify() : undefined;
+      }
+
+      // The source and the destination.
+      const resolved = await resolveSource(opts.client, backup, namespace);
+      if ("wait" in resolved) {
+        await report("Pending", {}, resolved.wait);
+        return { requeueAfterMs: 10_000 };
+      }
+      if ("failure" in resolved) return fail(resolved.failure);
+
+      // The Job.
+      const name = jobName(object);
+      const job =
+        controller.get<JobObject>(TYPES.job, namespace, name) ??
+        (status.jobName ? await opts.client.get<JobObject>(TYPES.job, namespace, name) : undefined);
+      if (job === undefined) {
+        if (status.jobName)
+          return fail({ reason: "JobMissing", message: `Job ${name} was deleted before it finished` });
+        const desired = renderJob({
+          command: "backup",
+          owner: object,
+          name,
+          namespace,
+          backupName: backup.metadata.name ?? "",
+          source: backup.spec.source.zitadelRef?.name ?? "",
+          access: resolved.access,
+          destination: backup.spec.destination,
+          args: [
+            `--database=${resolved.access.database}`,
+            ...(backup.spec.masterkeyRecipients ?? []).map((r) => `--age-recipient=${r}`),
+          ],
+        });
+        try {
+          await opts.client.create(desired);
+        } catch (err) {
+          if (!isConflict(err)) throw err;
+        }
+        await report(
+          "Running",
+          { jobName: name, startedAt: stamp(now()), engine: "PostgreSQL" },
+          { reason: "Running", message: `Job ${name} is backing up ${source}` },
+        );
+        await opts.events.record(object, {
+          type: "Normal",
+          reason: "BackupStarted",
+          action: "Backup",
+          note: `created Job ${name} to back up database "${resolved.access.database}" of Zitadel ${source}`,
+        });
+        return undefined;
+      }
+
+      const state = jobState(job);
+      if (state.state === "Running") {
+        await report(
+          "Running",
+          {
+            jobName: name,
+            engine: "PostgreSQL",
+            startedAt: status.startedAt ?? job.status?.startTime ?? stamp(now()),
+          },
+          { reason: "Running", message: `Job ${name} is backing up ${source}` },
+        );
+        return undefined;
+      }
+      const outcome = jobOutcome(pods(name));
+      if (outcome === undefined) {
+        if (state.state === "Failed")
+          return fail({ reason: "JobFailed", message: `Job ${name} failed: ${exitDescription(pods(name))}` });
+        // The kubelet writes the termination message with the pod's final status; give it a moment.
+        if (now().getTime() - Date.parse(state.at ?? stamp(now())) < RESULT_GRACE_MS)
+          return { requeueAfterMs: POLL_MS };
+        return fail({ reason: "NoResult", message: `Job ${name} finished without reporting a result` });
+      }
+      if (!outcome.ok || state.state === "Failed") {
+        return fail({
+          reason: outcome.reason ?? "JobFailed",
+          message: outcome.message ?? `Job ${name} failed: ${exitDescription(pods(name))}`,
+        });
+      }
+      const completedAt = str(outcome.completedAt) ?? state.at ?? stamp(now());
+      const fields: Partial<BackupStatus> = {
+        jobName: name,
+        engine: "PostgreSQL",
+        startedAt: str(outcome.startedAt) ?? status.startedAt,
+        completedAt,
+        asOf: str(outcome.startedAt) ?? status.startedAt,
+        sizeBytes: typeof outcome.sizeBytes === "number" ? outcome.sizeBytes : 0,
+        location: str(outcome.location),
+      };
+      const message = `backed up ${source} (${fields.sizeBytes} bytes) to ${fields.location ?? "the destination"}`;
+      if (await report("Completed", fields, { reason: "Completed", message })) {
+        recordSuccess(source, fields.startedAt, completedAt, fields.sizeBytes ?? 0);
+        await opts.events.record(object, {
+          type: "Normal",
+          reason: "BackupCompleted",
+          action: "Backup",
+          note: message,
+        });
+        log.info("backup completed", { location: fields.location });
+      }
+      return backup.spec.verify ? { requeueAfterMs: 0 } : undefined;
+
+      /** spec.verify: once, after completion, a verify Job restores into a scratch database and compares. */
+      async function verify(): Promise<ReconcileResult> {
+        if (status.verification !== undefined) return undefined;
+        const resolvedNow = await resolveSource(opts.client, backup, namespace);
+        if (!("access" in resolvedNow)) return { requeueAfterMs: 30_000 };
+        const vname = jobName(object as KubeObject, "-v");
+        const vjob = controller.get<JobObject>(TYPES.job, namespace, vname);
+        if (vjob === undefined) {
+          const desired = renderJob({
+            command: "verify",
+            owner: object as KubeObject,
+            name: vname,
+            namespace,
+            backupName: backup.metadata.name ?? "",
+            source: backup.spec.source.zitadelRef?.name ?? "",
+            access: resolvedNow.access,
+            destination: backup.spec.destination,
+            args: [],
+          });
+          try {
+            await opts.client.create(desired);
+          } catch (err) {
+            if (!isConflict(err)) throw err;
+          }
+          return undefined;
+        }
+        const vstate = jobState(vjob);
+        if (vstate.state === "Running") return undefined;
+        const vout = jobOutcome(pods(vname));
+        if (
+          vout === undefined &&
+          vstate.state === "Succeeded" &&
+          now().getTime() - Date.parse(vstate.at ?? stamp(now())) < RESULT_GRACE_MS
+        )
+          return { requeueAfterMs: POLL_MS };
+        const passed = vstate.state === "Succeeded" && vout?.ok === true;
+        const vmessage =
+          vout?.message ??
+          (vstate.state === "Succeeded"
+            ? `Job ${vname} finished without reporting a result`
+            : exitDescription(pods(vname)));
+        const next: BackupStatus = {
+          ...status,
+          verification: {
+            result: passed ? "Passed" : "Failed",
+            checkedAt: stamp(now()),
+            message: vmessage.slice(0, 4096),
+          },
+          conditions: setCondition(
+            status.conditions,
+            {
+              type: "Verified",
+              status: passed ? "True" : "False",
+              reason: passed ? "Passed" : (vout?.reason ?? "VerifyFailed"),
+              message: vmessage,
+            },
+            object?.metadata?.generation,
+            now(),
+          ),
+        };
+        if (
+          (await applyStatus(opts.client, object as KubeObject, next as Record<string, unknown>)) &&
+          !passed
+        ) {
+          await opts.events.record(object as KubeObject, {
+            type: "Warning",
+            reason: "VerificationFailed",
+            action: "Verify",
+            note: vmessage,
+          });
+        }
+        return undefined;
+      }
+    },
+  });
+  return controller;
+}
+
+type Resolved = { access: PostgresAccess } | { wait: Failure } | { failure: Failure };
+
+/** The Zitadel's PostgreSQL as a Job reaches it, or why not (yet). */
+export async function resolveSource(
+  client: KubeClient,
+  backup: Backup,
+  namespace: string,
+): Promise<Resolved> {
+  const ref = backup.spec.source.zitadelRef;
+  if (ref === undefined)
+    return {
+      failure: {
+        reason: "SourceUnsupported",
+        message:
+          "backups of a CockroachCluster are not implemented yet; back up a Zitadel on PostgreSQL (source.zitadelRef)",
+      },
+    };
+  const unsupported = unsupportedDestination(backup.spec.destination);
+  if (unsupported) return { failure: { reason: "DestinationUnsupported", message: unsupported } };
+  if ((backup.spec.masterkeyRecipients ?? []).length === 0)
+    return {
+      failure: {
+        reason: "NoMasterkeyRecipient",
+        message:
+          "spec.masterkeyRecipients is empty: a Zitadel backup carries its masterkey encrypted to age recipients, " +
+          "without which a restore after losing the cluster could not read ZITADEL's secrets",
+      },
+    };
+  const zitadel = await client.get<KubeObject>(TYPES.zitadel, namespace, ref.name);
+  if (zitadel === undefined)
+    return { wait: { reason: "SourceNotFound", message: `Zitadel ${ref.name} does not exist (yet)` } };
+  const parsed = parseResource(zitadel);
+  if (!parsed.ok || parsed.resource.kind !== "Zitadel")
+    return { wait: { reason: "SourceInvalid", message: `Zitadel ${ref.name} has an invalid spec` } };
+  return accessOf(client, parsed.resource as Zitadel, namespace);
+}
+
+/** How a Job reaches the database of `zitadel`, reading only the user name from its credentials Secret. */
+export async function accessOf(client: KubeClient, zitadel: Zitadel, namespace: string): Promise<Resolved> {
+  const pg = zitadel.spec?.database?.postgres;
+  if (pg === undefined)
+    return {
+      failure: {
+        reason: "SourceUnsupported",
+        message: `Zitadel ${zitadel.metadata?.name} uses CockroachDB; only PostgreSQL backups are implemented yet`,
+      },
+    };
+  const credentials = pg.adminSecretRef ?? pg.userSecretRef;
+  const secretName = credentials?.name ?? names.postgresUserSecret(zitadel);
+  const usernameKey = credentials?.usernameKey ?? "username";
+  const secret = await client.get<KubeObject & { data?: Record<string, string> }>(
+    TYPES.secret,
+    namespace,
+    secretName,
+  );
+  const encoded = secret?.data?.[usernameKey];
+  if (encoded === undefined)
+    return {
+      wait: {
+        reason: "SecretNotFound",
+        message: `Secret ${secretName} with key "${usernameKey}" does not exist (yet)`,
+      },
+    };
+  const access = postgresAccess(zitadel, Buffer.from(encoded, "base64").toString("utf8"));
+  return access
+    ? { access }
+    : { failure: { reason: "SourceUnsupported", message: "no PostgreSQL settings" } };
+}
+
+function sourceLabel(backup: Backup, namespace: string): string {
+  const s = backup.spec.source;
+  return `${namespace}/${s.zitadelRef?.name ?? s.cockroachClusterRef?.name ?? ""}`;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+export function stamp(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, "Z");
+}

@@ -8,12 +8,11 @@ import { parseResource } from "../../api/index.ts";
 import type { Zitadel } from "../../api/zitadel.ts";
 import { names } from "../../render/zitadel/meta.ts";
 import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
-import type { EventRecorder } from "../../runtime/events.ts";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.ts";
 import { isConflict, type KubeClient, type KubeObject } from "../../runtime/kube.ts";
-import type { Logger } from "../../runtime/log.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus, setCondition } from "../../runtime/status.ts";
+import type { ControllerOptions } from "../options.ts";
 import { ourType } from "../pending.ts";
 import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import { deleteBackupFiles, FILES_FINALIZER } from "./files.ts";
@@ -51,14 +50,7 @@ export interface Failure {
   message: string;
 }
 
-export function backupController(opts: {
-  client: KubeClient;
-  events: EventRecorder;
-  log: Logger;
-  namespaces?: string[];
-  concurrency?: number;
-  now?: () => Date;
-}): Controller<BackupObject> {
+export function backupController(opts: ControllerOptions): Controller<BackupObject> {
   const now = opts.now ?? (() => new Date());
   const controller: Controller<BackupObject> = new Controller<BackupObject>({
     name: "backup",

@@ -8,11 +8,10 @@ import { parseCron } from "../../api/cron.ts";
 import { parseDuration } from "../../api/duration.ts";
 import { planRetention } from "../../backup/retention.ts";
 import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
-import type { EventRecorder } from "../../runtime/events.ts";
-import { isConflict, type KubeClient, type KubeObject } from "../../runtime/kube.ts";
-import type { Logger } from "../../runtime/log.ts";
+import { isConflict, type KubeObject } from "../../runtime/kube.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus, setCondition } from "../../runtime/status.ts";
+import type { ControllerOptions } from "../options.ts";
 import { ourType } from "../pending.ts";
 import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import { decide, scheduledBackupName } from "./decide.ts";
@@ -37,14 +36,7 @@ type ScheduleObject = WithStatus & { status?: BackupScheduleStatus };
 
 const FINISHED = new Set(["Completed", "Failed"]);
 
-export function backupScheduleController(opts: {
-  client: KubeClient;
-  events: EventRecorder;
-  log: Logger;
-  namespaces?: string[];
-  concurrency?: number;
-  now?: () => Date;
-}): Controller<ScheduleObject> {
+export function backupScheduleController(opts: ControllerOptions): Controller<ScheduleObject> {
   const now = opts.now ?? (() => new Date());
   const controller: Controller<ScheduleObject> = new Controller<ScheduleObject>({
     name: "backupschedule",

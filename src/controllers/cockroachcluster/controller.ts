@@ -20,6 +20,7 @@ import type { KubeClient, KubeObject } from "../../runtime/kube.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus, setCondition } from "../../runtime/status.ts";
+import type { ControllerOptions } from "../options.ts";
 import { ourType } from "../pending.ts";
 import { INVALID_SPEC, validSpecOrReport, type WithStatus } from "../spec.ts";
 import {
@@ -49,14 +50,7 @@ const byClusterLabel = (obj: KubeObject): string[] => {
   return cluster ? [`${obj.metadata?.namespace}/${cluster}`] : [];
 };
 
-export function cockroachClusterController(opts: {
-  client: KubeClient;
-  events: EventRecorder;
-  log: Logger;
-  namespaces?: string[];
-  concurrency?: number;
-  now?: () => Date;
-}): Controller<WithStatus> {
+export function cockroachClusterController(opts: ControllerOptions): Controller<WithStatus> {
   const now = opts.now ?? (() => new Date());
   const ours = `${LABEL.managedBy}=zitadel-operator,${LABEL.cluster}`;
   const controller: Controller<WithStatus> = new Controller<WithStatus>({

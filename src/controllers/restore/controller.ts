@@ -12,9 +12,7 @@ import { parseResource } from "../../api/index.ts";
 import type { Restore, RestoreStatus } from "../../api/restore.ts";
 import type { Zitadel } from "../../api/zitadel.ts";
 import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
-import type { EventRecorder } from "../../runtime/events.ts";
 import { isConflict, type KubeClient, type KubeObject } from "../../runtime/kube.ts";
-import type { Logger } from "../../runtime/log.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus, setCondition } from "../../runtime/status.ts";
 import { accessOf, type Failure, stamp } from "../backup/controller.ts";
@@ -29,6 +27,7 @@ import {
   renderJob,
   unsupportedDestination,
 } from "../backup/job.ts";
+import type { ControllerOptions } from "../options.ts";
 import { ourType } from "../pending.ts";
 import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import {
@@ -54,14 +53,7 @@ const POLL_MS = 1_000;
 
 type RestoreObject = WithStatus & { status?: RestoreStatus };
 
-export function restoreController(opts: {
-  client: KubeClient;
-  events: EventRecorder;
-  log: Logger;
-  namespaces?: string[];
-  concurrency?: number;
-  now?: () => Date;
-}): Controller<RestoreObject> {
+export function restoreController(opts: ControllerOptions): Controller<RestoreObject> {
   const now = opts.now ?? (() => new Date());
   const controller: Controller<RestoreObject> = new Controller<RestoreObject>({
     name: "restore",

@@ -13,12 +13,11 @@ import type { ZitadelRenderContext } from "../../render/zitadel/context.ts";
 import { LABEL, names } from "../../render/zitadel/meta.ts";
 import { renderZitadel } from "../../render/zitadel/render.ts";
 import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
-import type { EventRecorder } from "../../runtime/events.ts";
 import { hasFinalizer, removeFinalizer } from "../../runtime/finalizers.ts";
-import type { KubeClient, KubeObject } from "../../runtime/kube.ts";
-import type { Logger } from "../../runtime/log.ts";
+import type { KubeObject } from "../../runtime/kube.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus } from "../../runtime/status.ts";
+import type { ControllerOptions } from "../options.ts";
 import { ourType } from "../pending.ts";
 import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import { BootstrapMemory, reconcileDatabase } from "./database.ts";
@@ -39,14 +38,7 @@ import { type SecretObject, type StepContext, type StepFailure, TYPES } from "./
 const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_MAX_MS = 5 * 60_000;
 
-export function zitadelController(opts: {
-  client: KubeClient;
-  events: EventRecorder;
-  log: Logger;
-  namespaces?: string[];
-  concurrency?: number;
-  now?: () => Date;
-}): Controller<WithStatus> {
+export function zitadelController(opts: ControllerOptions): Controller<WithStatus> {
   const now = opts.now ?? (() => new Date());
   const failures = new Map<string, number>();
   const bootstrapped = new BootstrapMemory();

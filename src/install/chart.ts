@@ -55,6 +55,7 @@ function template(obj: InstallObject): string {
   let text = installObjectToYaml(obj).replaceAll(NAMESPACE_SENTINEL, HELM.namespace);
   if (obj.kind === "Deployment") {
     text = replaceOnce(text, `image: ${IMAGE_SENTINEL}`, `image: ${HELM.image}`);
+    text = replaceOnce(text, `value: ${IMAGE_SENTINEL}`, `value: ${HELM.image}`);
     text = replaceOnce(text, `replicas: ${REPLICAS_SENTINEL}`, `replicas: ${HELM.replicas}`);
     const arg = /^ +- --leader-elect\n/m.exec(text)?.[0];
     if (!arg) throw new Error("the Deployment has no --leader-elect argument");

@@ -179,6 +179,8 @@ function renderDeployment(namespace: string, image: string, replicas: number, le
                 // Where the leader election Lease lives, and the identity the operator holds it under.
                 { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                 { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                // Backup, restore and verify Jobs run the operator's own image (zitadel-operator job ...).
+                { name: "OPERATOR_IMAGE", value: image },
               ],
               ports: [
                 { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },

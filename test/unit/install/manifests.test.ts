@@ -26,7 +26,7 @@ interface PodSpec {
   containers: {
     image: string;
     args: string[];
-    env: { name: string; valueFrom: { fieldRef: { fieldPath: string } } }[];
+    env: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }[];
     securityContext: Record<string, unknown>;
     livenessProbe: { httpGet: { path: string; port: string } };
     readinessProbe: { httpGet: { path: string; port: string } };
@@ -128,10 +128,15 @@ describe("renderInstallManifests", () => {
 
   it("tells the pod its name and namespace through the downward API", () => {
     const env = podSpec(defaults).containers[0]?.env ?? [];
-    expect(env.map((e) => [e.name, e.valueFrom.fieldRef.fieldPath])).toEqual([
+    expect(env.filter((e) => e.valueFrom).map((e) => [e.name, e.valueFrom?.fieldRef.fieldPath])).toEqual([
       ["POD_NAMESPACE", "metadata.namespace"],
       ["POD_NAME", "metadata.name"],
     ]);
+  });
+
+  it("tells the operator its own image, which its backup and restore Jobs run", () => {
+    const container = podSpec(defaults).containers[0];
+    expect(container?.env?.find((e) => e.name === "OPERATOR_IMAGE")?.value).toBe(container?.image);
   });
 
   it("gives the read-only container one writable emptyDir at /tmp", () => {

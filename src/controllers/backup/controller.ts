@@ -18,10 +18,10 @@ import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import { deleteBackupFiles, FILES_FINALIZER } from "./files.ts";
 import {
   exitDescription,
-  JOB_LABEL,
   type JobObject,
   jobName,
   jobOutcome,
+  jobPodWatch,
   jobState,
   type PodObject,
   type PostgresAccess,
@@ -58,17 +58,7 @@ export function backupController(opts: ControllerOptions): Controller<BackupObje
     log: opts.log,
     for: TYPES.backup,
     owns: [TYPES.job],
-    watches: [
-      {
-        // The result is in the pod's status (its termination message), which changes after the Job's.
-        type: TYPES.pod,
-        labelSelector: `${JOB_LABEL.managedBy}=zitadel-operator,${JOB_LABEL.component} in (backup,verify)`,
-        map: (pod) => {
-          const owner = pod.metadata?.labels?.[JOB_LABEL.owner];
-          return owner ? [`${pod.metadata?.namespace}/${owner}`] : [];
-        },
-      },
-    ],
+    watches: [jobPodWatch(["backup", "verify"])],
     namespaces: opts.namespaces,
     concurrency: opts.concurrency,
     metrics: operatorMetrics.queueMetrics("backup"),

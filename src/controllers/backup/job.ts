@@ -6,6 +6,7 @@ import type { Destination } from "../../api/destination.ts";
 import type { Zitadel } from "../../api/zitadel.ts";
 import { DEFAULT_IMAGE } from "../../install/manifests.ts";
 import { names } from "../../render/zitadel/meta.ts";
+import type { Watched } from "../../runtime/controller.ts";
 import type { KubeObject, OwnerReference } from "../../runtime/kube.ts";
 
 export const JOB_LABEL = {
@@ -298,4 +299,21 @@ export function exitDescription(pods: readonly PodObject[]): string {
   return t
     ? `its container exited with code ${t.exitCode ?? "?"} (${t.reason ?? "Error"})`
     : "no pod reported why";
+}
+
+const POD = { apiVersion: "v1", kind: "Pod", plural: "pods", namespaced: true };
+
+/**
+ * Watches the pods of our Jobs of these commands and maps each to the resource that owns its Job: the result is in
+ * the pod's status (its termination message), which changes after the Job's.
+ */
+export function jobPodWatch(commands: readonly string[]): Watched {
+  return {
+    type: POD,
+    labelSelector: `${JOB_LABEL.managedBy}=zitadel-operator,${JOB_LABEL.component} in (${commands.join(",")})`,
+    map: (pod) => {
+      const owner = pod.metadata?.labels?.[JOB_LABEL.owner];
+      return owner ? [`${pod.metadata?.namespace}/${owner}`] : [];
+    },
+  };
 }

@@ -18,10 +18,10 @@ import { applyStatus, setCondition } from "../../runtime/status.ts";
 import { accessOf, type Failure, stamp } from "../backup/controller.ts";
 import {
   exitDescription,
-  JOB_LABEL,
   type JobObject,
   jobName,
   jobOutcome,
+  jobPodWatch,
   jobState,
   type PodObject,
   renderJob,
@@ -61,16 +61,7 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
     log: opts.log,
     for: TYPES.restore,
     owns: [TYPES.job],
-    watches: [
-      {
-        type: TYPES.pod,
-        labelSelector: `${JOB_LABEL.managedBy}=zitadel-operator,${JOB_LABEL.component}=restore`,
-        map: (pod) => {
-          const owner = pod.metadata?.labels?.[JOB_LABEL.owner];
-          return owner ? [`${pod.metadata?.namespace}/${owner}`] : [];
-        },
-      },
-    ],
+    watches: [jobPodWatch(["restore"])],
     namespaces: opts.namespaces,
     concurrency: opts.concurrency,
     metrics: operatorMetrics.queueMetrics("restore"),

@@ -189,11 +189,9 @@ export function zitadelController(opts: ControllerOptions): Controller<WithStatu
       // The migration: setup for spec.version and this configuration, before any pod of it starts.
       const downgrade = downgradeRefused(zitadel, previous?.migratedVersion);
       if (downgrade) return stop("Migrated", downgrade);
-      const migration = await observeMigration(
-        step,
-        renderConfig(zitadel, withValues),
-        previous?.migratedVersion,
-      );
+      // The migration does not change the configuration: one rendering serves the Job name and the config names.
+      const config = renderConfig(zitadel, withValues);
+      const migration = await observeMigration(step, config, previous?.migratedVersion);
       status
         .with({ migratedVersion: migration.migratedVersion })
         .set("Migrated", migration.targetMigrated ? "True" : "False", migration.reason, migration.message);
@@ -214,7 +212,6 @@ export function zitadelController(opts: ControllerOptions): Controller<WithStatu
       // Status: what serves, and whether everything asked for is done.
       const serving = deploymentState(step, names.deployment(zitadel));
       if (migration.targetMigrated) {
-        const config = renderConfig(zitadel, ctx);
         await deleteSupersededConfig(
           step,
           { configMap: names.configMap(zitadel, config), secret: names.configSecret(zitadel, config) },

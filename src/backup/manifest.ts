@@ -69,6 +69,22 @@ export const ManifestSchema = z.strictObject({
   objects: z.record(z.string(), StoredObjectSchema),
   /** Statistics of every table, computed in the snapshot the dump was taken from. */
   tables: z.array(TableStatsSchema),
+  /**
+   * CockroachDB only: the backup is CockroachDB's own (BACKUP INTO the collection in this directory), so `objects`
+   * lists only what we wrote next to it. `asOf` is the HLC timestamp the backup and the statistics both read.
+   */
+  cockroach: z
+    .strictObject({
+      asOf: z.string().regex(/^[0-9]+(\.[0-9]+)?$/),
+      jobId: z.string(),
+      bytes: z.string().regex(/^[0-9]+$/),
+      rows: z.string().regex(/^[0-9]+$/),
+      /** The databases the backup holds; the whole cluster's user databases for a cluster backup. */
+      databases: z.array(z.string()),
+      /** Whether it is a cluster backup (BACKUP INTO) rather than one database's (BACKUP DATABASE ... INTO). */
+      cluster: z.boolean(),
+    })
+    .optional(),
   /** The ZITADEL masterkey that goes with this data: its id, and the recipients its encrypted copy is for. */
   masterkey: z
     .strictObject({

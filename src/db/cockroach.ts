@@ -364,3 +364,64 @@ function backupWith(options: BackupOptions): string {
   ];
   return items.length === 0 ? "" : ` WITH ${items.join(", ")}`;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// What the backup engine reads around BACKUP and RESTORE (src/backup/cockroach.ts)
+
+/**
+ * The cluster's current HLC timestamp (a decimal "<wall nanos>.<logical>") and its version string. The backup
+ * picks its AS OF SYSTEM TIME from it, so the statistics and the BACKUP read the very same snapshot.
+ * https://www.cockroachlabs.com/docs/v26.1/functions-and-operators#system-info-functions
+ */
+export function clusterTimestampQuery(): string {
+  return "SELECT cluster_logical_timestamp()::STRING AS ts, version() AS version";
+}
+
+/** A read-only transaction that reads everything as of `timestamp` (an HLC decimal or a TIMESTAMP literal). */
+export function beginAsOf(timestamp: string): string {
+  return `BEGIN TRANSACTION AS OF SYSTEM TIME ${quoteLiteral(timestamp)}`;
+}
+
+/** Every database but `system`, which a cluster backup holds but no RESTORE DATABASE can target. */
+export function userDatabasesQuery(): string {
+  return "SELECT database_name FROM [SHOW DATABASES] WHERE database_name <> 'system' ORDER BY 1";
+}
+
+/** Whether a database of that name exists: one row with n = 0 or 1. The name travels as parameter $1. */
+export function databaseExistsQuery(): string {
+  return "SELECT count(*)::INT8 AS n FROM [SHOW DATABASES] WHERE database_name = $1";
+}
+
+/** The ordinary tables of `database`, as schema and name. */
+export function tablesQuery(database: string): string {
+  return (
+    `SELECT table_schema AS schema, table_name AS name FROM ${quoteIdent(database)}.information_schema.tables ` +
+    "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN " +
+    "('crdb_internal', 'information_schema', 'pg_catalog', 'pg_extension') ORDER BY 1, 2"
+  );
+}
+
+/** The exact row count of one table, as text (tables can outgrow a JavaScript number). */
+export function rowCountQuery(database: string, schema: string, table: string): string {
+  return `SELECT count(*)::STRING AS rows FROM ${quoteIdent(database)}.${quoteIdent(schema)}.${quoteIdent(table)}`;
+}
+
+/**
+ * RESTRICT refuses a database that still holds tables, so dropping a database believed empty can never destroy
+ * data that appeared meanwhile; CASCADE is for the engine's own scratch and replaced copies only.
+ */
+export function dropDatabase(database: string, mode: "RESTRICT" | "CASCADE"): string {
+  return `DROP DATABASE IF EXISTS ${quoteIdent(database)} ${mode}`;
+}
+
+export function renameDatabase(from: string, to: string): string {
+  return `ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`;
+}
+
+/**
+ * Reads the newest backup's metadata and checks that every file it names exists in the store, without restoring.
+ * https://www.cockroachlabs.com/docs/v26.1/show-backup#validate-a-backups-files
+ */
+export function showBackupCheckFiles(uri: string): string {
+  return `SHOW BACKUP FROM LATEST IN ${quoteLiteral(uri)} WITH check_files`;
+}

@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
   backup,
+  beginAsOf,
+  clusterTimestampQuery,
   createDatabase,
   createUser,
+  databaseExistsQuery,
+  dropDatabase,
   grantAllOnDatabase,
   grantSystemViewActivity,
   incrementalBackup,
@@ -12,15 +16,20 @@ import {
   quoteLiteral,
   redactStatement,
   redactUri,
+  renameDatabase,
   replicationHealthQuery,
   resetPreserveDowngradeOption,
   restore,
+  rowCountQuery,
   setDefaultIsolationReadCommitted,
   setPreserveDowngradeOption,
+  showBackupCheckFiles,
   showBackups,
   showClusterVersion,
   showPreserveDowngradeOption,
   storageUri,
+  tablesQuery,
+  userDatabasesQuery,
   zitadelBootstrapStatements,
 } from "../../../src/db/cockroach.ts";
 
@@ -211,5 +220,36 @@ describe("backup and restore", () => {
 
   it("quotes a URI that contains a quote", () => {
     expect(backup("s3://b/it's")).toBe("BACKUP INTO 's3://b/it''s'");
+  });
+});
+
+describe("what the backup engine reads around BACKUP and RESTORE", () => {
+  it("pins every statement", () => {
+    expect(clusterTimestampQuery()).toBe(
+      "SELECT cluster_logical_timestamp()::STRING AS ts, version() AS version",
+    );
+    expect(beginAsOf("1764299990123456789.0000000000")).toBe(
+      "BEGIN TRANSACTION AS OF SYSTEM TIME '1764299990123456789.0000000000'",
+    );
+    expect(userDatabasesQuery()).toBe(
+      "SELECT database_name FROM [SHOW DATABASES] WHERE database_name <> 'system' ORDER BY 1",
+    );
+    expect(databaseExistsQuery()).toBe(
+      "SELECT count(*)::INT8 AS n FROM [SHOW DATABASES] WHERE database_name = $1",
+    );
+    expect(tablesQuery('my"db')).toBe(
+      'SELECT table_schema AS schema, table_name AS name FROM "my""db".information_schema.tables ' +
+        "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN " +
+        "('crdb_internal', 'information_schema', 'pg_catalog', 'pg_extension') ORDER BY 1, 2",
+    );
+    expect(rowCountQuery("zitadel", "eventstore", "events2")).toBe(
+      'SELECT count(*)::STRING AS rows FROM "zitadel"."eventstore"."events2"',
+    );
+    expect(dropDatabase("zitadel", "RESTRICT")).toBe('DROP DATABASE IF EXISTS "zitadel" RESTRICT');
+    expect(dropDatabase("z_verify_1", "CASCADE")).toBe('DROP DATABASE IF EXISTS "z_verify_1" CASCADE');
+    expect(renameDatabase("a", "b")).toBe('ALTER DATABASE "a" RENAME TO "b"');
+    expect(showBackupCheckFiles("s3://b/p?AUTH=implicit")).toBe(
+      "SHOW BACKUP FROM LATEST IN 's3://b/p?AUTH=implicit' WITH check_files",
+    );
   });
 });

@@ -12,9 +12,22 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 FROM node:24-bookworm-slim
-# GitSource runs the git binary (simple-git), over HTTPS or SSH.
+# GitSource runs the git binary (simple-git), over HTTPS or SSH. The PostgreSQL backup, restore and verify Jobs
+# run this image too, and need pg_dump and pg_restore of at least the server's major version: Debian's own client
+# is 15, so the client comes from the PostgreSQL project's apt repository (apt.postgresql.org), at the newest
+# major, which dumps and restores every server from 9.2 on. (The CockroachDB Jobs need no client program: they
+# speak SQL through node-postgres.)
+ARG POSTGRES_CLIENT_MAJOR=18
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends ca-certificates git openssh-client \
+  && apt-get install -y --no-install-recommends ca-certificates curl git gnupg openssh-client \
+  && install -d /usr/share/postgresql-common/pgdg \
+  && curl -fsSL https://www.postgresql.org/media/keys/ACCC4CF8.asc \
+    | gpg --dearmor -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.gpg \
+  && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.gpg] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+    > /etc/apt/sources.list.d/pgdg.list \
+  && apt-get update \
+  && apt-get install -y --no-install-recommends "postgresql-client-${POSTGRES_CLIENT_MAJOR}" \
+  && apt-get purge -y curl gnupg && apt-get autoremove -y \
   && rm -rf /var/lib/apt/lists/*
 # The uid and gid the Deployment's securityContext runs as. HOME is /tmp, the only writable path in the pod
 # (readOnlyRootFilesystem), where git and ssh keep their files.

@@ -103,6 +103,11 @@ export async function follow(
 
 export interface BackupFlags {
   zitadel?: string;
+  cockroachCluster?: string;
+  database?: string;
+  gcsBucket?: string;
+  gcsPrefix?: string;
+  gcsCredentialsSecret?: string;
   fromSchedule?: string;
   s3Bucket?: string;
   s3Prefix?: string;
@@ -132,26 +137,43 @@ export async function backupResource(
       throw new Error(`BackupSchedule ${namespace}/${flags.fromSchedule} does not exist`);
     spec = template as Record<string, unknown>;
   } else {
-    if (flags.zitadel === undefined) throw new Error("give --zitadel <name> or --from-schedule <schedule>");
-    if ((flags.s3Bucket === undefined) === (flags.pvc === undefined))
-      throw new Error("give exactly one of --s3-bucket or --pvc");
+    if ((flags.zitadel === undefined) === (flags.cockroachCluster === undefined))
+      throw new Error("give --zitadel <name>, --cockroach-cluster <name> or --from-schedule <schedule>");
+    if ([flags.s3Bucket, flags.gcsBucket, flags.pvc].filter((x) => x !== undefined).length !== 1)
+      throw new Error("give exactly one of --s3-bucket, --gcs-bucket or --pvc");
     const destination =
       flags.pvc !== undefined
         ? { pvc: { claimName: flags.pvc, ...(flags.pvcPath ? { path: flags.pvcPath } : {}) } }
-        : {
-            s3: {
-              bucket: flags.s3Bucket,
-              ...(flags.s3Prefix ? { prefix: flags.s3Prefix } : {}),
-              ...(flags.s3Endpoint ? { endpoint: flags.s3Endpoint } : {}),
-              ...(flags.s3Region ? { region: flags.s3Region } : {}),
-              ...(flags.s3ForcePathStyle ? { forcePathStyle: true } : {}),
-              ...(flags.s3CredentialsSecret
-                ? { credentialsSecretRef: { name: flags.s3CredentialsSecret } }
-                : {}),
-            },
-          };
+        : flags.gcsBucket !== undefined
+          ? {
+              gcs: {
+                bucket: flags.gcsBucket,
+                ...(flags.gcsPrefix ? { prefix: flags.gcsPrefix } : {}),
+                ...(flags.gcsCredentialsSecret
+                  ? { credentialsSecretRef: { name: flags.gcsCredentialsSecret } }
+                  : {}),
+              },
+            }
+          : {
+              s3: {
+                bucket: flags.s3Bucket,
+                ...(flags.s3Prefix ? { prefix: flags.s3Prefix } : {}),
+                ...(flags.s3Endpoint ? { endpoint: flags.s3Endpoint } : {}),
+                ...(flags.s3Region ? { region: flags.s3Region } : {}),
+                ...(flags.s3ForcePathStyle ? { forcePathStyle: true } : {}),
+                ...(flags.s3CredentialsSecret
+                  ? { credentialsSecretRef: { name: flags.s3CredentialsSecret } }
+                  : {}),
+              },
+            };
     spec = {
-      source: { zitadelRef: { name: flags.zitadel } },
+      source:
+        flags.zitadel !== undefined
+          ? { zitadelRef: { name: flags.zitadel } }
+          : {
+              cockroachClusterRef: { name: flags.cockroachCluster },
+              ...(flags.database ? { database: flags.database } : {}),
+            },
       destination,
       ...(flags.ageRecipient.length > 0 ? { masterkeyRecipients: flags.ageRecipient } : {}),
       ...(flags.verify ? { verify: true } : {}),
@@ -260,9 +282,11 @@ export function registerBackupCommand(program: Command): void {
 
   withClusterOptions(backup.command("create <name>"))
     .description(
-      "create a Backup of a Zitadel's database; with --wait, follow it until it completed or failed",
+      "create a Backup of a Zitadel's database or of a CockroachCluster; with --wait, follow it until it completed or failed",
     )
     .option("--zitadel <name>", "the Zitadel whose database to back up")
+    .option("--cockroach-cluster <name>", "the CockroachCluster to back up (all of it, or --database)")
+    .option("--database <name>", "with --cockroach-cluster: only this database")
     .option(
       "--from-schedule <schedule>",
       "use the template of this BackupSchedule instead of the flags below",
@@ -273,6 +297,9 @@ export function registerBackupCommand(program: Command): void {
     .option("--s3-region <region>", "bucket region")
     .option("--s3-force-path-style", "address the bucket as <endpoint>/<bucket>")
     .option("--s3-credentials-secret <secret>", "Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    .option("--gcs-bucket <bucket>", "Google Cloud Storage bucket, instead of S3")
+    .option("--gcs-prefix <prefix>", "object name prefix in the GCS bucket")
+    .option("--gcs-credentials-secret <secret>", "Secret with a service account key under credentials.json")
     .option("--pvc <claim>", "PersistentVolumeClaim to write to, instead of S3")
     .option("--pvc-path <dir>", "directory inside the volume")
     .option(

@@ -2,7 +2,8 @@
 # The CockroachCluster lifecycle scenarios of test/integration/cockroach-lifecycle.test.ts, against a REAL
 # CockroachDB in kind: create 3 nodes -> init once -> Ready; scale 3 -> 5 -> 3 (decommission before replicas go
 # down); upgrade one pod at a time from the highest ordinal, then finalize; an operator restart in the middle of
-# each; invalid changes refused. See docs/cockroachdb-on-kind.md. Needs docker, kind, kubectl and Node 24.
+# each; invalid changes refused; a backup to MinIO with verification, data lost, restored in place. See
+# docs/cockroachdb-on-kind.md. Needs docker, kind, kubectl and Node 24.
 #
 # Not run in CI (no Docker there); written to be read and run by hand:
 #   hack/kind-e2e.sh            # everything, then deletes the kind cluster
@@ -16,7 +17,7 @@ IMAGE=${IMAGE:-zitadel-operator:e2e}
 NS=${NS:-crdb-e2e}
 FROM=${FROM:-v24.3.5}   # a version the upgrade starts from
 TO=${TO:-v25.2.0}       # one major forward (24.3 -> 25.2 skips the Innovation release 25.1)
-SCENARIOS=${SCENARIOS:-"create scale upgrade invalid delete"}
+SCENARIOS=${SCENARIOS:-"create scale upgrade invalid backup delete"}
 TIMEOUT=${TIMEOUT:-900} # seconds per wait: real nodes start, decommission and restart slowly
 
 log() { printf '\n== %s ==\n' "$*"; }
@@ -148,6 +149,89 @@ scenario_invalid() {
   wait_condition Ready False InvalidSpec
   apply_cluster 3 "$TO"
   wait_condition Ready True
+}
+
+# Waits until the Backup or Restore $2 (kind $1) reaches phase $3.
+wait_phase() {
+  local deadline=$((SECONDS + TIMEOUT))
+  until [[ $(kubectl -n "$NS" get "$1" "$2" -o 'jsonpath={.status.phase}') == "$3" ]]; do
+    if ((SECONDS > deadline)); then kubectl -n "$NS" get "$1" "$2" -o yaml >&2; return 1; fi
+    sleep 5
+  done
+}
+
+scenario_backup() {
+  log "backup to MinIO with verification, lose data, restore in place, data back"
+  kubectl -n "$NS" apply -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata: { name: minio-credentials }
+stringData: { AWS_ACCESS_KEY_ID: e2e-access, AWS_SECRET_ACCESS_KEY: e2e-secret-key-0123456789 }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: minio, labels: { app: minio } }
+spec:
+  containers:
+    - name: minio
+      image: minio/minio:latest
+      args: [server, /data]
+      env:
+        - { name: MINIO_ROOT_USER, value: e2e-access }
+        - { name: MINIO_ROOT_PASSWORD, value: e2e-secret-key-0123456789 }
+      volumeMounts: [{ name: data, mountPath: /data/backups }]
+  volumes: [{ name: data, emptyDir: {} }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: minio }
+spec: { selector: { app: minio }, ports: [{ port: 9000 }] }
+YAML
+  kubectl -n "$NS" wait pod/minio --for=condition=Ready --timeout=300s
+  # CockroachDB's own nodes write to MinIO: let them (and the backup Jobs) through the cluster's NetworkPolicy.
+  kubectl -n "$NS" apply -f - <<YAML
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: minio }
+spec:
+  podSelector: { matchLabels: { app: minio } }
+  ingress: [{ ports: [{ port: 9000 }] }]
+YAML
+  sql "CREATE DATABASE IF NOT EXISTS e2e; CREATE TABLE IF NOT EXISTS e2e.t (id INT PRIMARY KEY); UPSERT INTO e2e.t SELECT generate_series(1, 1000)"
+  kubectl -n "$NS" apply -f - <<YAML
+apiVersion: zitadel-operator.dev/v1alpha1
+kind: Backup
+metadata: { name: e2e-backup }
+spec:
+  source: { cockroachClusterRef: { name: db }, database: e2e }
+  destination:
+    s3:
+      bucket: backups
+      endpoint: http://minio.$NS.svc:9000
+      forcePathStyle: true
+      region: us-east-1
+      credentialsSecretRef: { name: minio-credentials }
+  verify: true
+YAML
+  wait_phase backup e2e-backup Completed
+  local verified
+  for _ in $(seq 60); do
+    verified=$(kubectl -n "$NS" get backup e2e-backup -o 'jsonpath={.status.verification.result}')
+    [[ -n $verified ]] && break
+    sleep 5
+  done
+  [[ $verified == Passed ]] || { kubectl -n "$NS" get backup e2e-backup -o yaml >&2; return 1; }
+  sql "DELETE FROM e2e.t WHERE id > 10"
+  kubectl -n "$NS" apply -f - <<YAML
+apiVersion: zitadel-operator.dev/v1alpha1
+kind: Restore
+metadata: { name: e2e-restore }
+spec:
+  backupRef: { name: e2e-backup }
+  overwrite: true
+YAML
+  wait_phase restore e2e-restore Completed
+  sql "SELECT count(*) FROM e2e.t" | grep -qx 1000 || { echo "the restore did not bring the 1000 rows back" >&2; return 1; }
 }
 
 scenario_delete() {

@@ -63,6 +63,16 @@ const GCSSchema = z.strictObject({
     "must be a GCS bucket name: lowercase letters, digits, '.', '_' and '-'",
   ).describe("Bucket name."),
   prefix: prefix(),
+  endpoint: patterned(
+    "^https?://[^\\s/]+(/[^\\s]*)?$",
+    512,
+    'must be a URL like "https://storage-psc.p.googleapis.com"',
+  )
+    .optional()
+    .describe(
+      "Endpoint of the JSON API of a GCS-compatible service, such as a Private Service Connect endpoint; " +
+        "storage.googleapis.com when unset.",
+    ),
   credentialsSecretRef: secretKeyRef("credentials.json", "Key holding the service account JSON key.")
     .optional()
     .describe("Secret with a service account key. When unset, Workload Identity is used (AUTH=implicit)."),

@@ -4,14 +4,29 @@
 // the process list. The outcome is one JSON line on stdout and in the termination message; logs go to stderr.
 import { writeFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
+import {
+  backupCockroach,
+  type Collection,
+  hlcToIso,
+  restoreCockroach,
+  verifyCockroach,
+} from "../backup/cockroach.ts";
+import { backupCollection } from "../backup/collection.ts";
+import { type Connect, cockroachConnector } from "../backup/crdb-connection.ts";
+import { type ClosableStore, storeForDestination } from "../backup/destination-store.ts";
 import { FilesystemStore } from "../backup/fs-store.ts";
 import { type JobResult, terminationMessage } from "../backup/job-result.ts";
 import type { BackupLocation } from "../backup/manifest.ts";
 import { MASTERKEY_OBJECT, objectKey } from "../backup/manifest.ts";
 import { decryptMasterkey, sameMasterkey } from "../backup/masterkey.ts";
 import type { PostgresConnection, SslMode } from "../backup/pg-connection.ts";
-import { backupPostgres, readManifest, restorePostgres, verifyBackup } from "../backup/postgres.ts";
-import { S3Store } from "../backup/s3-store.ts";
+import {
+  backupPostgres,
+  readManifest,
+  restorePostgres,
+  type VerificationResult,
+  verifyBackup,
+} from "../backup/postgres.ts";
 import { type ObjectStore, readAll, readVerified } from "../backup/store.ts";
 import { createLogger } from "../runtime/log.ts";
 
@@ -21,6 +36,7 @@ export const JOB_ENV = {
   s3AccessKeyId: "AWS_ACCESS_KEY_ID",
   s3SecretAccessKey: "AWS_SECRET_ACCESS_KEY",
   s3SessionToken: "AWS_SESSION_TOKEN",
+  gcsCredentials: "GCS_CREDENTIALS_JSON",
   masterkey: "ZITADEL_MASTERKEY",
   ageIdentity: "AGE_IDENTITY",
 } as const;
@@ -29,9 +45,13 @@ interface CommonOptions {
   namespace: string;
   source: string;
   backupName: string;
-  pgHost: string;
+  engine: "postgresql" | "cockroachdb";
+  pgHost?: string;
   pgPort: string;
-  pgUser: string;
+  pgUser?: string;
+  crdbHost?: string;
+  crdbPort: string;
+  crdbCertsDir?: string;
   pgSslmode: SslMode;
   pgCaFile?: string;
   s3Bucket?: string;
@@ -39,6 +59,9 @@ interface CommonOptions {
   s3Endpoint?: string;
   s3Region?: string;
   s3ForcePathStyle?: boolean;
+  gcsBucket?: string;
+  gcsPrefix?: string;
+  gcsEndpoint?: string;
   pvcPath?: string;
   workDir?: string;
   terminationLog: string;
@@ -51,9 +74,9 @@ export function registerJobCommand(program: Command): void {
 
   withCommonOptions(job.command("backup"))
     .description(
-      "Dump a PostgreSQL database with pg_dump into the destination, with its encrypted masterkey.",
+      "Back up a database into the destination, with its encrypted masterkey: pg_dump on PostgreSQL, BACKUP on CockroachDB.",
     )
-    .requiredOption("--database <name>", "database to back up")
+    .option("--database <name>", "database to back up (on CockroachDB: the whole cluster when unset)")
     .option(
       "--age-recipient <age1...>",
       "age recipient the masterkey is encrypted to (repeatable)",
@@ -63,32 +86,52 @@ export function registerJobCommand(program: Command): void {
     .option("--without-masterkey", "back up without a ZITADEL masterkey (not a Zitadel's database)", false)
     .action(
       async (
-        opts: CommonOptions & { database: string; ageRecipient: string[]; withoutMasterkey: boolean },
+        opts: CommonOptions & { database?: string; ageRecipient: string[]; withoutMasterkey: boolean },
       ) => {
-        await runJob("backup", opts, async (store, connection, location) => {
+        await runJob("backup", opts, async (store, engine, location) => {
           const masterkey = process.env[JOB_ENV.masterkey];
           if (!opts.withoutMasterkey && (masterkey === undefined || masterkey === ""))
             return fail(
               "NoMasterkey",
               `${JOB_ENV.masterkey} is not set: a ZITADEL backup without its masterkey cannot be used, so it is not taken`,
             );
-          const result = await backupPostgres({
-            connection,
-            database: opts.database,
-            store,
-            location,
-            ...(opts.withoutMasterkey || masterkey === undefined
+          const withMasterkey =
+            opts.withoutMasterkey || masterkey === undefined
               ? {}
-              : { masterkey: { value: masterkey, recipients: opts.ageRecipient } }),
-          });
+              : { masterkey: { value: masterkey, recipients: opts.ageRecipient } };
+          const database = opts.database === undefined ? {} : { database: opts.database };
+          let result: Awaited<ReturnType<typeof backupPostgres>>;
+          if (engine.kind === "cockroach") {
+            result = await backupCockroach({
+              connect: engine.connect,
+              collection: engine.collection,
+              store,
+              location,
+              ...database,
+              ...withMasterkey,
+            });
+          } else {
+            if (opts.database === undefined)
+              return fail("InvalidArguments", "--database is required for a PostgreSQL backup");
+            result = await backupPostgres({
+              connection: engine.connection,
+              database: opts.database,
+              store,
+              location,
+              ...withMasterkey,
+            });
+          }
           if (!result.ok) return result;
           const { manifest } = result;
+          const ours = Object.values(manifest.objects).reduce((sum, o) => sum + o.size, 0);
           return {
             ok: true,
             location: `${store.description}${objectKey(location, "")}`,
             startedAt: manifest.startedAt,
             completedAt: manifest.completedAt,
-            sizeBytes: Object.values(manifest.objects).reduce((sum, o) => sum + o.size, 0),
+            // CockroachDB's: the moment the backup reads, which is before it started.
+            ...(manifest.cockroach ? { asOf: hlcToIso(manifest.cockroach.asOf) } : {}),
+            sizeBytes: ours + Number(manifest.cockroach?.bytes ?? 0),
             tables: manifest.tables.length,
             masterkeyKeyId: manifest.masterkey?.keyId,
           };
@@ -98,27 +141,46 @@ export function registerJobCommand(program: Command): void {
 
   withCommonOptions(job.command("restore"))
     .description("Restore a backup with pg_restore; refuses a database with data unless --overwrite.")
+    .option("--database <name>", "CockroachDB: which database of a cluster backup to restore")
     .option("--target-database <name>", "database to restore into (default: the backed-up one)")
     .option("--overwrite", "replace a database that holds data", false)
     .option("--masterkey-out <file>", `write the decrypted masterkey here (needs ${JOB_ENV.ageIdentity})`)
     .action(
       async (
-        opts: CommonOptions & { targetDatabase?: string; overwrite: boolean; masterkeyOut?: string },
+        opts: CommonOptions & {
+          database?: string;
+          targetDatabase?: string;
+          overwrite: boolean;
+          masterkeyOut?: string;
+        },
       ) => {
-        await runJob("restore", opts, async (store, connection, location) => {
+        await runJob("restore", opts, async (store, engine, location) => {
           // The masterkey first: restoring data whose masterkey nobody can produce would only destroy the target.
           const manifest = await readManifest(store, location);
           if (!manifest.ok) return manifest;
           const masterkey = await recoverMasterkey(store, location, manifest.manifest, opts.masterkeyOut);
           if (!masterkey.ok) return masterkey;
-          const result = await restorePostgres({
-            connection,
-            store,
-            location,
-            ...(opts.targetDatabase === undefined ? {} : { targetDatabase: opts.targetDatabase }),
-            overwrite: opts.overwrite,
-            ...(opts.workDir === undefined ? {} : { workDir: opts.workDir }),
-          });
+          const target = opts.targetDatabase === undefined ? {} : { targetDatabase: opts.targetDatabase };
+          const result =
+            engine.kind === "cockroach"
+              ? await restoreCockroach({
+                  connect: engine.connect,
+                  collection: engine.collection,
+                  store,
+                  location,
+                  manifest: manifest.manifest,
+                  ...(opts.database === undefined ? {} : { database: opts.database }),
+                  ...target,
+                  overwrite: opts.overwrite,
+                })
+              : await restorePostgres({
+                  connection: engine.connection,
+                  store,
+                  location,
+                  ...target,
+                  overwrite: opts.overwrite,
+                  ...(opts.workDir === undefined ? {} : { workDir: opts.workDir }),
+                });
           if (!result.ok) return result;
           return {
             ok: true,
@@ -133,13 +195,26 @@ export function registerJobCommand(program: Command): void {
   withCommonOptions(job.command("verify"))
     .description("Restore a backup into a scratch database, compare every table with the backup, drop it.")
     .action(async (opts: CommonOptions) => {
-      await runJob("verify", opts, async (store, connection, location) => {
-        const verification = await verifyBackup({
-          connection,
-          store,
-          location,
-          ...(opts.workDir === undefined ? {} : { workDir: opts.workDir }),
-        });
+      await runJob("verify", opts, async (store, engine, location) => {
+        let verification: VerificationResult;
+        if (engine.kind === "cockroach") {
+          const manifest = await readManifest(store, location);
+          if (!manifest.ok) return manifest;
+          verification = await verifyCockroach({
+            connect: engine.connect,
+            collection: engine.collection,
+            store,
+            location,
+            manifest: manifest.manifest,
+          });
+        } else {
+          verification = await verifyBackup({
+            connection: engine.connection,
+            store,
+            location,
+            ...(opts.workDir === undefined ? {} : { workDir: opts.workDir }),
+          });
+        }
         return {
           ok: verification.result === "Passed",
           ...(verification.reason === undefined ? {} : { reason: verification.reason }),
@@ -155,9 +230,17 @@ function withCommonOptions(command: Command): Command {
     .requiredOption("--namespace <namespace>", "namespace of the Backup")
     .requiredOption("--source <name>", "the backed-up Zitadel or CockroachCluster")
     .requiredOption("--backup-name <name>", "the Backup's name")
-    .requiredOption("--pg-host <host>", "PostgreSQL host")
+    .addOption(
+      new Option("--engine <engine>", "database engine")
+        .choices(["postgresql", "cockroachdb"])
+        .default("postgresql"),
+    )
+    .option("--pg-host <host>", "PostgreSQL host (--engine postgresql)")
     .option("--pg-port <port>", "PostgreSQL port", "5432")
-    .requiredOption("--pg-user <user>", `PostgreSQL user; its password is read from ${JOB_ENV.pgPassword}`)
+    .option("--pg-user <user>", `PostgreSQL user; its password is read from ${JOB_ENV.pgPassword}`)
+    .option("--crdb-host <host>", "CockroachDB host, the cluster's public Service (--engine cockroachdb)")
+    .option("--crdb-port <port>", "CockroachDB SQL port", "26257")
+    .option("--crdb-certs-dir <dir>", "directory with ca.crt, client.root.crt and client.root.key")
     .addOption(
       new Option("--pg-sslmode <mode>", "libpq sslmode")
         .choices(["disable", "require", "verify-ca", "verify-full"])
@@ -172,7 +255,13 @@ function withCommonOptions(command: Command): Command {
     .option("--s3-endpoint <url>", "endpoint of an S3-compatible service")
     .option("--s3-region <region>", "bucket region")
     .option("--s3-force-path-style", "address the bucket as <endpoint>/<bucket>", false)
-    .option("--pvc-path <dir>", "directory of a mounted volume, instead of S3")
+    .option(
+      "--gcs-bucket <bucket>",
+      `GCS bucket; credentials from ${JOB_ENV.gcsCredentials} (a service account JSON key), else ambient`,
+    )
+    .option("--gcs-prefix <prefix>", "object name prefix inside the GCS bucket")
+    .option("--gcs-endpoint <url>", "endpoint of a GCS-compatible service (Private Service Connect)")
+    .option("--pvc-path <dir>", "directory of a mounted volume, instead of an object store")
     .option("--work-dir <dir>", "where a restore downloads the dump to (default: the temp directory)")
     .option("--termination-log <file>", "also write the result line here", "/dev/termination-log");
 }
@@ -182,21 +271,21 @@ type Outcome = { ok: boolean; reason?: string; message?: string; [field: string]
 async function runJob(
   command: JobResult["command"],
   opts: CommonOptions,
-  work: (store: ObjectStore, connection: PostgresConnection, location: BackupLocation) => Promise<Outcome>,
+  work: (store: ObjectStore, engine: Engine, location: BackupLocation) => Promise<Outcome>,
 ): Promise<void> {
   const log = createLogger({ fields: { job: command, backup: `${opts.namespace}/${opts.backupName}` } });
   const secrets = Object.values(JOB_ENV).map((name) => process.env[name] ?? "");
-  let store: ObjectStore | undefined;
+  let store: ObjectStore | ClosableStore | undefined;
   let outcome: Outcome;
   try {
     store = openStore(opts);
     const location = { namespace: opts.namespace, source: opts.source, backupName: opts.backupName };
     log.info(`${command} started`, { store: store.description });
-    outcome = await work(store, connectionFrom(opts), location);
+    outcome = await work(store, engineFrom(opts, location), location);
   } catch (err) {
     outcome = fail("Error", err instanceof Error ? err.message : String(err));
   } finally {
-    if (store instanceof S3Store) store.close();
+    if (store !== undefined && "close" in store) store.close();
   }
   const line = terminationMessage({ command, ...outcome }, secrets);
   // The log repeats the scrubbed line, never the raw outcome.
@@ -209,29 +298,97 @@ async function runJob(
   if (!outcome.ok) process.exitCode = 1;
 }
 
-function openStore(opts: CommonOptions): ObjectStore {
-  if ((opts.s3Bucket === undefined) === (opts.pvcPath === undefined))
-    throw new Error("give exactly one of --s3-bucket or --pvc-path");
+function openStore(opts: CommonOptions): ObjectStore | ClosableStore {
+  const given = [opts.s3Bucket, opts.gcsBucket, opts.pvcPath].filter((x) => x !== undefined);
+  if (given.length !== 1) throw new Error("give exactly one of --s3-bucket, --gcs-bucket or --pvc-path");
   if (opts.pvcPath !== undefined) return new FilesystemStore(opts.pvcPath);
+  if (opts.gcsBucket !== undefined) {
+    const credentialsJson = process.env[JOB_ENV.gcsCredentials];
+    return storeForDestination(
+      {
+        gcs: {
+          bucket: opts.gcsBucket,
+          ...(opts.gcsPrefix === undefined ? {} : { prefix: opts.gcsPrefix }),
+          ...(opts.gcsEndpoint === undefined ? {} : { endpoint: opts.gcsEndpoint }),
+        },
+      },
+      credentialsJson ? { gcsCredentialsJson: credentialsJson } : {},
+    );
+  }
   const accessKeyId = process.env[JOB_ENV.s3AccessKeyId];
   const secretAccessKey = process.env[JOB_ENV.s3SecretAccessKey];
   const sessionToken = process.env[JOB_ENV.s3SessionToken];
-  return new S3Store({
-    bucket: opts.s3Bucket as string,
-    ...(opts.s3Prefix === undefined ? {} : { prefix: opts.s3Prefix }),
-    ...(opts.s3Endpoint === undefined ? {} : { endpoint: opts.s3Endpoint }),
-    ...(opts.s3Region === undefined ? {} : { region: opts.s3Region }),
-    forcePathStyle: opts.s3ForcePathStyle === true,
-    ...(accessKeyId && secretAccessKey
-      ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
-      : {}),
+  return storeForDestination(
+    {
+      s3: {
+        bucket: opts.s3Bucket as string,
+        ...(opts.s3Prefix === undefined ? {} : { prefix: opts.s3Prefix }),
+        ...(opts.s3Endpoint === undefined ? {} : { endpoint: opts.s3Endpoint }),
+        ...(opts.s3Region === undefined ? {} : { region: opts.s3Region }),
+        forcePathStyle: opts.s3ForcePathStyle === true,
+      },
+    },
+    accessKeyId && secretAccessKey
+      ? { s3: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
+      : {},
+  );
+}
+
+type Engine =
+  | { kind: "postgres"; connection: PostgresConnection }
+  | { kind: "cockroach"; connect: Connect; collection: Collection };
+
+function engineFrom(opts: CommonOptions, location: BackupLocation): Engine {
+  if (opts.engine !== "cockroachdb") return { kind: "postgres", connection: connectionFrom(opts) };
+  if (opts.crdbHost === undefined || opts.crdbCertsDir === undefined)
+    throw new Error("--engine cockroachdb needs --crdb-host and --crdb-certs-dir");
+  const connect = cockroachConnector({
+    host: opts.crdbHost,
+    port: portOf(opts.crdbPort, "--crdb-port"),
+    certsDir: opts.crdbCertsDir,
   });
+  const accessKeyId = process.env[JOB_ENV.s3AccessKeyId];
+  const secretAccessKey = process.env[JOB_ENV.s3SecretAccessKey];
+  const sessionToken = process.env[JOB_ENV.s3SessionToken];
+  const gcsCredentials = process.env[JOB_ENV.gcsCredentials];
+  const collection = backupCollection(
+    opts.s3Bucket !== undefined
+      ? {
+          s3: {
+            bucket: opts.s3Bucket,
+            ...(opts.s3Prefix === undefined ? {} : { prefix: opts.s3Prefix }),
+            ...(opts.s3Endpoint === undefined ? {} : { endpoint: opts.s3Endpoint }),
+            ...(opts.s3Region === undefined ? {} : { region: opts.s3Region }),
+            forcePathStyle: opts.s3ForcePathStyle === true,
+            ...(accessKeyId && secretAccessKey
+              ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
+              : {}),
+          },
+        }
+      : opts.gcsBucket !== undefined
+        ? {
+            gcs: {
+              bucket: opts.gcsBucket,
+              ...(opts.gcsPrefix === undefined ? {} : { prefix: opts.gcsPrefix }),
+              ...(gcsCredentials ? { credentialsJson: gcsCredentials } : {}),
+            },
+          }
+        : {},
+    location,
+  );
+  return { kind: "cockroach", connect, collection };
+}
+
+function portOf(value: string, flag: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${flag} ${value} is not a port`);
+  return port;
 }
 
 function connectionFrom(opts: CommonOptions): PostgresConnection {
-  const port = Number(opts.pgPort);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new Error(`--pg-port ${opts.pgPort} is not a port`);
+  if (opts.pgHost === undefined || opts.pgUser === undefined)
+    throw new Error("--engine postgresql needs --pg-host and --pg-user");
+  const port = portOf(opts.pgPort, "--pg-port");
   const password = process.env[JOB_ENV.pgPassword];
   return {
     host: opts.pgHost,

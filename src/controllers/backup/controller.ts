@@ -4,9 +4,7 @@
 // Job's result from its pod's termination message → status (Pending → Running → Completed | Failed), an Event,
 // and metrics. A Backup records one run: once Completed or Failed it never runs again.
 import type { Backup, BackupPhase, BackupStatus } from "../../api/backup.ts";
-import { parseResource } from "../../api/index.ts";
 import type { Zitadel } from "../../api/zitadel.ts";
-import { names } from "../../render/zitadel/meta.ts";
 import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.ts";
 import { isConflict, type KubeClient, type KubeObject } from "../../runtime/kube.ts";
@@ -15,6 +13,14 @@ import { applyStatus, setCondition } from "../../runtime/status.ts";
 import type { ControllerOptions } from "../options.ts";
 import { ourType } from "../pending.ts";
 import { validSpecOrReport, type WithStatus } from "../spec.ts";
+import {
+  accessOfCluster,
+  accessOfZitadel,
+  type DatabaseAccess,
+  type Failure,
+  type Resolved,
+  zitadelNamed,
+} from "./access.ts";
 import { deleteBackupFiles, FILES_FINALIZER } from "./files.ts";
 import {
   exitDescription,
@@ -25,7 +31,6 @@ import {
   jobState,
   type PodObject,
   type PostgresAccess,
-  postgresAccess,
   renderJob,
   unsupportedDestination,
 } from "./job.ts";
@@ -45,10 +50,7 @@ const POLL_MS = 2_000;
 
 type BackupObject = WithStatus & { status?: BackupStatus };
 
-export interface Failure {
-  reason: string;
-  message: string;
-}
+export type { Failure } from "./access.ts";
 
 export function backupController(opts: ControllerOptions): Controller<BackupObject> {
   const now = opts.now ?? (() => new Date());
@@ -163,13 +165,10 @@ export function backupController(opts: ControllerOptions): Controller<BackupObje
           name,
           namespace,
           backupName: backup.metadata.name ?? "",
-          source: backup.spec.source.zitadelRef?.name ?? "",
+          source: sourceName(backup),
           access: resolved.access,
           destination: backup.spec.destination,
-          args: [
-            `--database=${resolved.access.database}`,
-            ...(backup.spec.masterkeyRecipients ?? []).map((r) => `--age-recipient=${r}`),
-          ],
+          args: backupArgs(backup, resolved.access),
         });
         try {
           await opts.client.create(desired);
@@ -178,14 +177,14 @@ export function backupController(opts: ControllerOptions): Controller<BackupObje
         }
         await report(
           "Running",
-          { jobName: name, startedAt: stamp(now()), engine: "PostgreSQL" },
+          { jobName: name, startedAt: stamp(now()), engine: resolved.access.engine },
           { reason: "Running", message: `Job ${name} is backing up ${source}` },
         );
         await opts.events.record(object, {
           type: "Normal",
           reason: "BackupStarted",
           action: "Backup",
-          note: `created Job ${name} to back up database "${resolved.access.database}" of Zitadel ${source}`,
+          note: `created Job ${name} to back up ${describeAccess(backup, resolved.access)}`,
         });
         return undefined;
       }
@@ -196,7 +195,7 @@ export function backupController(opts: ControllerOptions): Controller<BackupObje
           "Running",
           {
             jobName: name,
-            engine: "PostgreSQL",
+            engine: resolved.access.engine,
             startedAt: status.startedAt ?? job.status?.startTime ?? stamp(now()),
           },
           { reason: "Running", message: `Job ${name} is backing up ${source}` },
@@ -221,10 +220,10 @@ export function backupController(opts: ControllerOptions): Controller<BackupObje
       const completedAt = str(outcome.completedAt) ?? state.at ?? stamp(now());
       const fields: Partial<BackupStatus> = {
         jobName: name,
-        engine: "PostgreSQL",
+        engine: resolved.access.engine,
         startedAt: str(outcome.startedAt) ?? status.startedAt,
         completedAt,
-        asOf: str(outcome.startedAt) ?? status.startedAt,
+        asOf: str(outcome.asOf) ?? str(outcome.startedAt) ?? status.startedAt,
         sizeBytes: typeof outcome.sizeBytes === "number" ? outcome.sizeBytes : 0,
         location: str(outcome.location),
       };
@@ -255,7 +254,7 @@ export function backupController(opts: ControllerOptions): Controller<BackupObje
             name: vname,
             namespace,
             backupName: backup.metadata.name ?? "",
-            source: backup.spec.source.zitadelRef?.name ?? "",
+            source: sourceName(backup),
             access: resolvedNow.access,
             destination: backup.spec.destination,
             args: [],
@@ -319,26 +318,32 @@ export function backupController(opts: ControllerOptions): Controller<BackupObje
   return controller;
 }
 
-type Resolved = { access: PostgresAccess } | { wait: Failure } | { failure: Failure };
-
-/** The Zitadel's PostgreSQL as a Job reaches it, or why not (yet). */
+/** The database a Backup's Job works on, as the Job reaches it, or why not (yet). */
 export async function resolveSource(
   client: KubeClient,
   backup: Backup,
   namespace: string,
 ): Promise<Resolved> {
-  const ref = backup.spec.source.zitadelRef;
-  if (ref === undefined)
-    return {
-      failure: {
-        reason: "SourceUnsupported",
-        message:
-          "backups of a CockroachCluster are not implemented yet; back up a Zitadel on PostgreSQL (source.zitadelRef)",
-      },
-    };
+  const { zitadelRef, cockroachClusterRef, database } = backup.spec.source;
+  const resolved =
+    zitadelRef !== undefined
+      ? await (async (): Promise<Resolved> => {
+          const found = await zitadelNamed(client, namespace, zitadelRef.name);
+          return "wait" in found ? found : accessOfZitadel(client, found.zitadel, namespace);
+        })()
+      : await accessOfCluster(client, namespace, cockroachClusterRef?.name ?? "", database);
+  if (!("access" in resolved)) return resolved;
   const unsupported = unsupportedDestination(backup.spec.destination);
   if (unsupported) return { failure: { reason: "DestinationUnsupported", message: unsupported } };
-  if ((backup.spec.masterkeyRecipients ?? []).length === 0)
+  if (resolved.access.engine === "CockroachDB" && backup.spec.destination.pvc !== undefined)
+    return {
+      failure: {
+        reason: "DestinationUnsupported",
+        message:
+          "CockroachDB's nodes write a backup straight to object storage, not through the Job: use destination.s3 or destination.gcs",
+      },
+    };
+  if (zitadelRef !== undefined && (backup.spec.masterkeyRecipients ?? []).length === 0)
     return {
       failure: {
         reason: "NoMasterkeyRecipient",
@@ -347,45 +352,51 @@ export async function resolveSource(
           "without which a restore after losing the cluster could not read ZITADEL's secrets",
       },
     };
-  const zitadel = await client.get<KubeObject>(TYPES.zitadel, namespace, ref.name);
-  if (zitadel === undefined)
-    return { wait: { reason: "SourceNotFound", message: `Zitadel ${ref.name} does not exist (yet)` } };
-  const parsed = parseResource(zitadel);
-  if (!parsed.ok || parsed.resource.kind !== "Zitadel")
-    return { wait: { reason: "SourceInvalid", message: `Zitadel ${ref.name} has an invalid spec` } };
-  return accessOf(client, parsed.resource as Zitadel, namespace);
+  return resolved;
 }
 
-/** How a Job reaches the database of `zitadel`, reading only the user name from its credentials Secret. */
-export async function accessOf(client: KubeClient, zitadel: Zitadel, namespace: string): Promise<Resolved> {
-  const pg = zitadel.spec?.database?.postgres;
-  if (pg === undefined)
+/** How a Job reaches the database of `zitadel` (PostgreSQL only): kept for the Restore controller. */
+export async function accessOf(
+  client: KubeClient,
+  zitadel: Zitadel,
+  namespace: string,
+): Promise<{ access: PostgresAccess } | { wait: Failure } | { failure: Failure }> {
+  const resolved = await accessOfZitadel(client, zitadel, namespace);
+  if (!("access" in resolved)) return resolved;
+  if (resolved.access.engine !== "PostgreSQL")
     return {
       failure: {
-        reason: "SourceUnsupported",
-        message: `Zitadel ${zitadel.metadata?.name} uses CockroachDB; only PostgreSQL backups are implemented yet`,
+        reason: "TargetUnsupported",
+        message: `Zitadel ${zitadel.metadata.name} runs on CockroachDB; restoring it is not implemented here`,
       },
     };
-  const credentials = pg.adminSecretRef ?? pg.userSecretRef;
-  const secretName = credentials?.name ?? names.postgresUserSecret(zitadel);
-  const usernameKey = credentials?.usernameKey ?? "username";
-  const secret = await client.get<KubeObject & { data?: Record<string, string> }>(
-    TYPES.secret,
-    namespace,
-    secretName,
-  );
-  const encoded = secret?.data?.[usernameKey];
-  if (encoded === undefined)
-    return {
-      wait: {
-        reason: "SecretNotFound",
-        message: `Secret ${secretName} with key "${usernameKey}" does not exist (yet)`,
-      },
-    };
-  const access = postgresAccess(zitadel, Buffer.from(encoded, "base64").toString("utf8"));
-  return access
-    ? { access }
-    : { failure: { reason: "SourceUnsupported", message: "no PostgreSQL settings" } };
+  return { access: resolved.access.postgres };
+}
+
+/** The backed-up Zitadel or CockroachCluster: the second path segment of the backup's directory. */
+export function sourceName(backup: Backup): string {
+  return backup.spec.source.zitadelRef?.name ?? backup.spec.source.cockroachClusterRef?.name ?? "";
+}
+
+function backupArgs(backup: Backup, access: DatabaseAccess): string[] {
+  const database = access.engine === "PostgreSQL" ? access.postgres.database : access.cockroach.database;
+  const recipients = backup.spec.masterkeyRecipients ?? [];
+  return [
+    ...(database === undefined ? [] : [`--database=${database}`]),
+    // Only a Zitadel's database has a masterkey; a CockroachCluster's backup says so explicitly.
+    ...(backup.spec.source.zitadelRef === undefined
+      ? ["--without-masterkey"]
+      : recipients.map((r) => `--age-recipient=${r}`)),
+  ];
+}
+
+function describeAccess(backup: Backup, access: DatabaseAccess): string {
+  const { zitadelRef, cockroachClusterRef } = backup.spec.source;
+  const database = access.engine === "PostgreSQL" ? access.postgres.database : access.cockroach.database;
+  const what = database === undefined ? "the whole cluster" : `database "${database}"`;
+  return zitadelRef !== undefined
+    ? `${what} of Zitadel ${zitadelRef.name} (${access.engine})`
+    : `${what} of CockroachCluster ${cockroachClusterRef?.name}`;
 }
 
 function sourceLabel(backup: Backup, namespace: string): string {

@@ -5,9 +5,12 @@
 import type { Destination } from "../../api/destination.ts";
 import type { Zitadel } from "../../api/zitadel.ts";
 import { DEFAULT_IMAGE } from "../../install/manifests.ts";
+import { LABEL } from "../../render/cockroach/meta.ts";
+import { certsVolume } from "../../render/cockroach/pod.ts";
 import { names } from "../../render/zitadel/meta.ts";
 import type { Watched } from "../../runtime/controller.ts";
 import type { KubeObject, OwnerReference } from "../../runtime/kube.ts";
+import type { DatabaseAccess } from "./access.ts";
 
 export const JOB_LABEL = {
   managedBy: "app.kubernetes.io/managed-by",
@@ -20,6 +23,9 @@ export const JOB_CONTAINER = "job";
 const WORK_DIR = "/work";
 const PVC_MOUNT = "/backup";
 const CA_MOUNT = "/etc/zitadel-operator/pg-ca";
+const CRDB_CERTS_MOUNT = "/etc/zitadel-operator/crdb-certs";
+/** The operator image's non-root user (Dockerfile). */
+const JOB_UID = 65532;
 
 /** The image Jobs run: the operator's own, as its Deployment sets in OPERATOR_IMAGE. */
 export function operatorImage(): string {
@@ -66,10 +72,8 @@ export function postgresAccess(zitadel: Zitadel, user: string): PostgresAccess |
   };
 }
 
-/** Why a destination cannot be used by a Job yet, or undefined. */
-export function unsupportedDestination(destination: Destination): string | undefined {
-  if (destination.gcs !== undefined)
-    return "destination.gcs is not supported by PostgreSQL backups yet; use s3 (GCS offers an S3-compatible endpoint) or pvc";
+/** Why a destination cannot be used by a Job yet, or undefined. Every kind (s3, gcs, pvc) can be, today. */
+export function unsupportedDestination(_destination: Destination): string | undefined {
   return undefined;
 }
 
@@ -82,7 +86,8 @@ export interface JobInputs {
   backupName: string;
   backupNamespace?: string;
   source: string;
-  access: PostgresAccess;
+  /** A bare PostgresAccess means PostgreSQL. */
+  access: DatabaseAccess | PostgresAccess;
   destination: Destination;
   args: string[];
   /** Extra secretKeyRef environment variables (e.g. AGE_IDENTITY). */
@@ -96,25 +101,22 @@ const secretEnv = (name: string, secret: { name: string; key: string }) => ({
 });
 
 export function renderJob(inputs: JobInputs): KubeObject {
-  const { access, destination } = inputs;
+  const { destination } = inputs;
+  const access: DatabaseAccess =
+    "engine" in inputs.access ? inputs.access : { engine: "PostgreSQL", postgres: inputs.access };
   const args = [
     "job",
     inputs.command,
     `--namespace=${inputs.backupNamespace ?? inputs.namespace}`,
     `--source=${inputs.source}`,
     `--backup-name=${inputs.backupName}`,
-    `--pg-host=${access.host}`,
-    `--pg-port=${access.port}`,
-    `--pg-user=${access.user}`,
-    `--pg-sslmode=${access.sslMode}`,
+    ...engineArgs(access),
     `--work-dir=${WORK_DIR}`,
-    ...(access.caSecret ? [`--pg-ca-file=${CA_MOUNT}/ca.crt`] : []),
     ...destinationArgs(destination),
     ...inputs.args,
   ];
   const env = [
-    secretEnv("PGPASSWORD", access.passwordSecret),
-    secretEnv("ZITADEL_MASTERKEY", access.masterkeySecret),
+    ...engineEnv(access),
     ...(destination.s3?.credentialsSecretRef
       ? [
           secretEnv("AWS_ACCESS_KEY_ID", {
@@ -127,6 +129,9 @@ export function renderJob(inputs: JobInputs): KubeObject {
           }),
         ]
       : []),
+    ...(destination.gcs?.credentialsSecretRef
+      ? [secretEnv("GCS_CREDENTIALS_JSON", destination.gcs.credentialsSecretRef)]
+      : []),
     ...(inputs.env ?? []).map((e) => secretEnv(e.name, e.secret)),
     { name: "TMPDIR", value: WORK_DIR },
   ];
@@ -136,18 +141,30 @@ export function renderJob(inputs: JobInputs): KubeObject {
     volumes.push({ name: "store", persistentVolumeClaim: { claimName: destination.pvc.claimName } });
     mounts.push({ name: "store", mountPath: PVC_MOUNT });
   }
-  if (access.caSecret) {
+  const pg = access.engine === "PostgreSQL" ? access.postgres : undefined;
+  if (pg?.caSecret) {
     volumes.push({
       name: "pg-ca",
-      secret: { secretName: access.caSecret.name, items: [{ key: access.caSecret.key, path: "ca.crt" }] },
+      secret: { secretName: pg.caSecret.name, items: [{ key: pg.caSecret.key, path: "ca.crt" }] },
     });
     mounts.push({ name: "pg-ca", mountPath: CA_MOUNT, readOnly: true });
+  }
+  if (access.engine === "CockroachDB") {
+    // The root client certificate, mounted as CockroachDB's own Jobs mount it; the key readable by the pod's
+    // group only (fsGroup below), never copied anywhere.
+    volumes.push(certsVolume("crdb-certs", access.cockroach.certsSecret, { user: "root" }));
+    mounts.push({ name: "crdb-certs", mountPath: CRDB_CERTS_MOUNT, readOnly: true });
   }
   const labels = {
     [JOB_LABEL.managedBy]: "zitadel-operator",
     [JOB_LABEL.component]: inputs.command,
     [JOB_LABEL.owner]: inputs.owner.metadata?.name ?? "",
   };
+  // Admits the pod through the cluster's NetworkPolicy as a SQL client, as the cluster's own Jobs are.
+  const podLabels =
+    access.engine === "CockroachDB"
+      ? { ...labels, [LABEL.cockroachClient]: access.cockroach.cluster }
+      : labels;
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -162,11 +179,18 @@ export function renderJob(inputs: JobInputs): KubeObject {
       // the user's back.
       backoffLimit: 0,
       template: {
-        metadata: { labels },
+        metadata: { labels: podLabels },
         spec: {
           restartPolicy: "Never",
           automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+          securityContext: {
+            runAsNonRoot: true,
+            // The image's user; fsGroup lets it read the mounted 0440 client key.
+            ...(access.engine === "CockroachDB"
+              ? { runAsUser: JOB_UID, runAsGroup: JOB_UID, fsGroup: JOB_UID }
+              : {}),
+            seccompProfile: { type: "RuntimeDefault" },
+          },
           containers: [
             {
               name: JOB_CONTAINER,
@@ -197,6 +221,13 @@ function destinationArgs(destination: Destination): string[] {
     const path = destination.pvc.path === "." ? PVC_MOUNT : `${PVC_MOUNT}/${destination.pvc.path}`;
     return [`--pvc-path=${path}`];
   }
+  const gcs = destination.gcs;
+  if (gcs)
+    return [
+      `--gcs-bucket=${gcs.bucket}`,
+      ...(gcs.prefix ? [`--gcs-prefix=${gcs.prefix}`] : []),
+      ...(gcs.endpoint ? [`--gcs-endpoint=${gcs.endpoint}`] : []),
+    ];
   const s3 = destination.s3;
   if (!s3) return [];
   return [
@@ -205,6 +236,39 @@ function destinationArgs(destination: Destination): string[] {
     ...(s3.endpoint ? [`--s3-endpoint=${s3.endpoint}`] : []),
     ...(s3.region ? [`--s3-region=${s3.region}`] : []),
     ...(s3.forcePathStyle ? ["--s3-force-path-style"] : []),
+  ];
+}
+
+/** The flags that say which database the Job works on, and how to reach it. */
+function engineArgs(access: DatabaseAccess): string[] {
+  if (access.engine === "CockroachDB") {
+    const c = access.cockroach;
+    return [
+      "--engine=cockroachdb",
+      `--crdb-host=${c.host}`,
+      `--crdb-port=${c.port}`,
+      `--crdb-certs-dir=${CRDB_CERTS_MOUNT}`,
+    ];
+  }
+  const pg = access.postgres;
+  return [
+    `--pg-host=${pg.host}`,
+    `--pg-port=${pg.port}`,
+    `--pg-user=${pg.user}`,
+    `--pg-sslmode=${pg.sslMode}`,
+    ...(pg.caSecret ? [`--pg-ca-file=${CA_MOUNT}/ca.crt`] : []),
+  ];
+}
+
+/** The engine's credentials, each as a secretKeyRef: PostgreSQL's password, a Zitadel's masterkey. */
+function engineEnv(access: DatabaseAccess): object[] {
+  if (access.engine === "CockroachDB") {
+    const masterkey = access.cockroach.masterkeySecret;
+    return masterkey ? [secretEnv("ZITADEL_MASTERKEY", masterkey)] : [];
+  }
+  return [
+    secretEnv("PGPASSWORD", access.postgres.passwordSecret),
+    secretEnv("ZITADEL_MASTERKEY", access.postgres.masterkeySecret),
   ];
 }
 

@@ -1,0 +1,128 @@
+// A real GCS-compatible server on loopback for the backup tests: fake-gcs-server (in memory, the JSON API over plain
+// HTTP), built from the Go module controlplane/gcs and cached like the S3 server (test/support/s3.ts), under
+// ~/.cache/zitadel-operator/controlplane/gcs-<version>-<hash>. Each test file starts its own server on a free port
+// with a fresh bucket and a fresh service account key; the server rejects requests whose bearer token that key did
+// not sign. Only the public key reaches the server.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { appendFile, mkdir, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { cacheRoot, repoRoot } from "../../src/controlplane/binaries.ts";
+import { pidFile } from "./processes.ts";
+
+const run = promisify(execFile);
+const MODULE = "gcs";
+const PINNED = "github.com/fsouza/fake-gcs-server";
+
+export interface GcsServer {
+  readonly endpoint: string;
+  readonly bucket: string;
+  /** A service account JSON key, as a user puts it into the Secret of destination.gcs.credentialsSecretRef. */
+  readonly credentialsJson: string;
+  /** The key's private part, for tests that search output for it. */
+  readonly privateKey: string;
+  stop(): Promise<void>;
+}
+
+/** The path of the gcs server binary, building it on first use (about a minute with a warm Go module cache). */
+export async function ensureGcsServerBinary(): Promise<string> {
+  const go = process.env.ZITADEL_OPERATOR_GO ?? "go";
+  const moduleDir = join(repoRoot, "controlplane", MODULE);
+  const gomod = await readFile(join(moduleDir, "go.mod"), "utf8");
+  const version = gomod.match(
+    new RegExp(`^\\s*(?:require\\s+)?${PINNED.replaceAll(".", "\\.")}\\s+(v\\S+)`, "m"),
+  )?.[1];
+  if (version === undefined) throw new Error(`${PINNED} is not required in ${moduleDir}/go.mod`);
+  const { stdout: goVersion } = await run(go, ["env", "GOVERSION"]);
+  const hash = createHash("sha256")
+    .update(gomod)
+    .update(await readFile(join(moduleDir, "go.sum")))
+    .update(await readFile(join(moduleDir, "main.go")))
+    .update(goVersion.trim())
+    .digest("hex")
+    .slice(0, 12);
+  const dir = join(cacheRoot(), `${MODULE}-${version}-${hash}`);
+  const binary = join(dir, "gcs");
+  if (existsSync(binary)) return binary;
+
+  // Build beside the cache entry and rename: concurrent builders each produce a whole binary, the last wins.
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await mkdir(tmp, { recursive: true });
+  try {
+    await run(go, ["build", "-trimpath", "-ldflags", "-s -w", "-o", join(tmp, "gcs"), "."], {
+      cwd: moduleDir,
+      env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=readonly" },
+    });
+    await mkdir(dir, { recursive: true });
+    await rename(join(tmp, "gcs"), binary);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return binary;
+}
+
+/** A fresh service account key in Google's JSON key format; the project and account do not exist anywhere. */
+export function serviceAccountKey(): { json: string; email: string; privateKey: string; publicKey: string } {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    publicKeyEncoding: { type: "spki", format: "pem" },
+  });
+  const email = `backup-${randomBytes(4).toString("hex")}@test-project.iam.gserviceaccount.com`;
+  const json = JSON.stringify({
+    type: "service_account",
+    project_id: "test-project",
+    private_key_id: randomBytes(20).toString("hex"),
+    private_key: privateKey,
+    client_email: email,
+    client_id: String(randomBytes(8).readBigUInt64BE()),
+    auth_uri: "https://accounts.google.com/o/oauth2/auth",
+    token_uri: "https://oauth2.googleapis.com/token",
+  });
+  return { json, email, privateKey, publicKey };
+}
+
+/** Starts a GCS server on 127.0.0.1 with one empty bucket that accepts only a fresh service account. */
+export async function startGcsServer(bucket = "backups"): Promise<GcsServer> {
+  const binary = await ensureGcsServerBinary();
+  const key = serviceAccountKey();
+  const child: ChildProcess = spawn(binary, ["-listen", "127.0.0.1:0", "-bucket", bucket], {
+    env: { PATH: process.env.PATH, GCS_CLIENT_EMAIL: key.email, GCS_PUBLIC_KEY_PEM: key.publicKey },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  if (child.pid !== undefined) await appendFile(await pidFile("gcs"), `${child.pid}\n`);
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the GCS server did not start in 10s: ${stderr}`)),
+      10_000,
+    );
+    child.once("exit", (code) => reject(new Error(`the GCS server exited with ${code}: ${stderr}`)));
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      const match = line.match(/^listening on (http:\/\/\S+)$/);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+  });
+  return {
+    endpoint,
+    bucket,
+    credentialsJson: key.json,
+    privateKey: key.privateKey,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}

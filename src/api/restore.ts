@@ -4,7 +4,7 @@ import { commonStatusFields } from "./conditions.ts";
 import { destinationShape, exactlyOneDestination } from "./destination.ts";
 import { DNS1123_SUBDOMAIN, sqlIdentifier, timestamp } from "./formats.ts";
 import { AGE_COLUMN, defineKind, REASON_COLUMN } from "./kind.ts";
-import { localRef } from "./refs.ts";
+import { localRef, secretKeyRef } from "./refs.ts";
 
 const LocationSchema = withRules(
   z.strictObject({
@@ -69,6 +69,17 @@ export const RestoreSpecSchema = withRules(
       .describe(
         "Allow replacing an existing database of the same name; the restore fails with reason TargetExists " +
           "otherwise. ZITADEL pods using it are scaled to zero during the restore.",
+      ),
+    ageIdentitySecretRef: secretKeyRef(
+      "identity",
+      "Key holding the age identity (AGE-SECRET-KEY-1...); several identities may be given, one per line.",
+    )
+      .optional()
+      .describe(
+        "The age identity that decrypts the backup's masterkey.age. Needed only when the backup was taken with " +
+          "another masterkey than the target Zitadel's current one. An in-place restore with overwrite then " +
+          "replaces the Zitadel's operator-generated masterkey Secret with the backup's key (keeping the old key in " +
+          "<zitadel>-masterkey-before-<restore>); a restore under newDatabaseName leaves the key as it is.",
       ),
   }),
   [

@@ -80,7 +80,6 @@ type PodObject = KubeObject & {
     containerStatuses?: { name: string; state?: { terminated?: Record<string, unknown> } }[];
   };
 };
-type DeploymentObject = KubeObject & { spec?: { replicas?: number }; status?: { replicas?: number } };
 
 async function sql(text: string) {
   const c = new pg.Client({
@@ -678,106 +677,7 @@ describe("retention and restores", () => {
   });
 });
 
-describe("Restore in place", () => {
-  it("scales the Zitadel down before the restore Job, runs setup again, and only then brings the pods back", async () => {
-    await client.apply({
-      apiVersion: GROUP,
-      kind: "Backup",
-      metadata: { name: "before-restore", namespace: ns },
-      spec: template("zt"),
-    });
-    await eventually(
-      async () =>
-        expect((await client.get<BackupObject>(T.backup, ns, "before-restore"))?.status?.phase).toBe(
-          "Completed",
-        ),
-      { timeoutMs: 30_000, intervalMs: 100 },
-    );
-    const setupJobs = async () =>
-      (
-        await client.list<JobObject>(T.job, {
-          namespace: ns,
-          labelSelector: "app.kubernetes.io/instance=zt,app.kubernetes.io/component=migration",
-        })
-      ).items;
-    const originalSetup = new Set((await setupJobs()).map((j) => j.metadata?.uid));
-    expect(originalSetup.size).toBe(1);
-
-    // A timeline of what the cluster looks like, sampled every 20 ms while the restore runs.
-    const seen: Record<string, number> = {};
-    const mark = (what: string) => {
-      seen[what] ??= Date.now();
-    };
-    const violations: string[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const d = await client.get<DeploymentObject>(T.deployment, ns, "zt");
-        const { items: restoreJobs } = await client.list<JobObject>(T.job, {
-          namespace: ns,
-          labelSelector: "app.kubernetes.io/component=restore,zitadel-operator.dev/backup-owner=rollback",
-        });
-        const setup = (await setupJobs()).filter((j) => !originalSetup.has(j.metadata?.uid));
-        const replicas = d?.spec?.replicas ?? -1;
-        if (replicas === 0 && (d?.status?.replicas ?? 0) === 0) mark("scaledDown");
-        if (restoreJobs.length > 0) mark("restoreJob");
-        if (restoreJobs.some((j) => (j.status?.succeeded ?? 0) > 0)) mark("restoreDone");
-        if (setup.length > 0) mark("setupAgain");
-        if (setup.some((j) => (j.status?.succeeded ?? 0) > 0)) mark("setupDone");
-        if (seen.scaledDown && replicas > 0) mark("scaledUp");
-        if (restoreJobs.length > 0 && !seen.setupDone && replicas !== 0)
-          violations.push(
-            `Deployment at ${replicas} replicas while the restore Job exists and setup has not rerun`,
-          );
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
-
-    await client.apply({
-      apiVersion: GROUP,
-      kind: "Restore",
-      metadata: { name: "rollback", namespace: ns },
-      spec: { backupRef: { name: "before-restore" }, overwrite: true },
-    });
-    const done = await eventually(
-      async () => {
-        const r = await client.get<RestoreObject>(T.restore, ns, "rollback");
-        if (r?.status?.phase !== "Completed")
-          console.info(
-            JSON.stringify({
-              restore: r?.status?.conditions?.[0]?.message,
-              zitadel: (await client.get<KubeObject>(T.zitadel, ns, "zt"))?.spec,
-              zstatus: (await client.get<KubeObject>(T.zitadel, ns, "zt"))?.status,
-              deployment: (await client.get<DeploymentObject>(T.deployment, ns, "zt"))?.spec?.replicas,
-              dstatus: (await client.get<DeploymentObject>(T.deployment, ns, "zt"))?.status,
-            }),
-          );
-        expect(r?.status?.phase, JSON.stringify(r?.status)).toBe("Completed");
-        return r as RestoreObject;
-      },
-      { timeoutMs: 20_000, intervalMs: 3000 },
-    );
-    sampling = false;
-    await sampler;
-
-    expect(violations).toEqual([]);
-    const order = ["scaledDown", "restoreJob", "restoreDone", "setupAgain", "setupDone", "scaledUp"];
-    for (const what of order) expect(seen[what], `${what} in ${JSON.stringify(seen)}`).toBeDefined();
-    for (let i = 1; i < order.length; i++) {
-      expect(seen[order[i] as string], `${order[i - 1]} before ${order[i]}`).toBeGreaterThanOrEqual(
-        seen[order[i - 1] as string] as number,
-      );
-    }
-    expect(done.status?.conditions?.find((c) => c.type === "Ready")?.reason).toBe("Completed");
-    // The Zitadel is as it was: its replicas back, the restore's annotations gone, Ready.
-    const z = await client.get<KubeObject & { spec: { replicas: number } }>(T.zitadel, ns, "zt");
-    expect(z?.spec.replicas).toBe(1);
-    expect(Object.keys(z?.metadata?.annotations ?? {}).filter((k) => k.includes("restore"))).toEqual([]);
-    expect((await client.get<DeploymentObject>(T.deployment, ns, "zt"))?.spec?.replicas).toBe(1);
-    for (const reason of ["ScalingDown", "RestoreStarted", "SetupRerun", "ScalingUp", "RestoreCompleted"])
-      expect(await eventsFor(ns, "rollback", reason), reason).toHaveLength(1);
-  });
-});
+// "Restore in place" lives in restore-controller.test.ts, with a real S3 store for the manifests it reads.
 
 describe("zitadel-operator backup and restore (the CLI, as a separate process against the cluster)", () => {
   const cli = async (...args: string[]) =>

@@ -1,16 +1,19 @@
 // The Restore reconciler, in the order things happen: validate → find the backup (a Completed Backup, or a
-// location) and the target Zitadel → for an in-place restore with overwrite, hold the Zitadel at zero replicas
-// (zitadel.ts) → the restore Job (named after the Restore's uid) → read its result → for a held Zitadel, run setup
-// again and give it its replicas back → Completed once it serves again, or Failed (the database then is as it was:
-// `job restore` replaces the original only after the restored copy matched the backup).
+// location) and the target Zitadel → the masterkey: read the backup's manifest and compare its key with the
+// Zitadel's (masterkey.ts), failing before anything is touched when they cannot be paired → for an in-place
+// restore with overwrite, hold the Zitadel at zero pods through an annotation, never its spec (zitadel.ts) → the
+// restore Job (named after the Restore's uid) → read its result → for a held Zitadel: the backup's masterkey into
+// its Secret if it differs, setup again, release → Completed once it serves again, or Failed (the database then is
+// as it was: `job restore` replaces the original only after the restored copy matched the backup).
 //
 // Without overwrite, the Job restores only into a missing or empty database and refuses one with data
-// (TargetExists); nothing is scaled, since nothing can be using an empty database. With target.newDatabaseName the
+// (TargetExists); nothing is held, since nothing can be using an empty database. With target.newDatabaseName the
 // backup is restored next to the live database, which keeps serving.
 import type { Backup } from "../../api/backup.ts";
 import { parseResource } from "../../api/index.ts";
 import type { Restore, RestoreStatus } from "../../api/restore.ts";
 import type { Zitadel } from "../../api/zitadel.ts";
+import { MASTERKEY_KEY } from "../../render/zitadel/secrets.ts";
 import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
 import { isConflict, type KubeClient, type KubeObject } from "../../runtime/kube.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
@@ -31,11 +34,20 @@ import type { ControllerOptions } from "../options.ts";
 import { ourType } from "../pending.ts";
 import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import {
-  RESTORE_ANNOTATION,
+  checkMasterkey,
+  PVC_NOTE,
+  stagedMasterkey,
+  stageMasterkey,
+  swapMasterkey,
+  unstageMasterkey,
+} from "./masterkey.ts";
+import {
+  holderOf,
+  hold as holdZitadel,
+  release,
   rerunSetup,
-  scaleDown,
   scaledToZero,
-  scaleUp,
+  setupAfter,
   ZITADEL_TYPES,
   type ZitadelObject,
   zitadelReady,
@@ -107,6 +119,7 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
         return wrote;
       };
       const fail = async (failure: Failure) => {
+        await unstageMasterkey(opts.client, object);
         if (await report("Failed", { completedAt: stamp(now()), error: failure.message }, failure)) {
           await opts.events.record(object, {
             type: "Warning",
@@ -155,7 +168,7 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
         restore.spec.target?.newDatabaseName ?? restore.spec.target?.database ?? access.access.database;
       const inPlace = target === access.access.database;
       const hold = inPlace && restore.spec.overwrite;
-      const holder = zitadelObject.metadata?.annotations?.[RESTORE_ANNOTATION.holder];
+      const holder = holderOf(zitadelObject);
 
       const name = jobName(object);
       const job =
@@ -166,28 +179,48 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
       if (job === undefined) {
         if (status.jobName)
           return fail({ reason: "JobMissing", message: `Job ${name} was deleted before it finished` });
+        if (hold && holder !== undefined && holder !== restoreName)
+          return wait({
+            reason: "TargetBusy",
+            message: `Restore ${holder} is restoring Zitadel ${zitadelName}`,
+          });
+        // The masterkey, before anything is touched. Once this Restore holds the Zitadel it was checked (and a
+        // recovered key staged) already: the store is not read again on every poll of the scale-down.
+        let note = "";
+        if (!(hold && holder === restoreName)) {
+          const check = await checkMasterkey(opts.client, {
+            restore,
+            zitadel,
+            namespace,
+            destination: from.destination,
+            location: { namespace: from.namespace, source: from.source, backupName: from.backupName },
+            hold,
+            inPlace,
+          });
+          if ("wait" in check) return wait(check.wait);
+          if ("failure" in check) return fail(check.failure);
+          if ("recovered" in check) await stageMasterkey(opts.client, object, check.recovered);
+          else if (check.note !== undefined) note = `; ${check.note}`;
+        } else if (from.destination.pvc !== undefined) note = `; ${PVC_NOTE}`;
         if (hold) {
-          if (holder !== undefined && holder !== restoreName)
-            return wait({
-              reason: "TargetBusy",
-              message: `Restore ${holder} is restoring Zitadel ${zitadelName}`,
-            });
           if (holder === undefined) {
-            const replicas = await scaleDown(opts.client, zitadelObject, restoreName);
+            await holdZitadel(opts.client, zitadelObject, restoreName);
             await opts.events.record(object, {
               type: "Normal",
               reason: "ScalingDown",
               action: "Restore",
-              note: `scaling Zitadel ${zitadelName} from ${replicas} replica(s) to 0 so nothing writes to the database during the restore`,
+              note: `holding Zitadel ${zitadelName} at 0 pods so nothing uses the database during the restore`,
             });
           }
-          if (!(await scaledToZero(opts.client, zitadelObject))) {
+          if (!(await scaledToZero(opts.client, zitadel, namespace))) {
             return wait(
               { reason: "ScalingDown", message: `waiting for the pods of Zitadel ${zitadelName} to stop` },
               POLL_MS,
             );
           }
         }
+        // A recovered masterkey is the Job's ZITADEL_MASTERKEY, so its own check finds the backup's key.
+        const staged = await stagedMasterkey(opts.client, object);
         const desired = renderJob({
           command: "restore",
           owner: object,
@@ -196,7 +229,9 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
           backupName: from.backupName,
           backupNamespace: from.namespace,
           source: from.source,
-          access: access.access,
+          access: staged
+            ? { ...access.access, masterkeySecret: { name: staged.name, key: MASTERKEY_KEY } }
+            : access.access,
           destination: from.destination,
           args: [`--target-database=${target}`, ...(restore.spec.overwrite ? ["--overwrite"] : [])],
         });
@@ -210,7 +245,7 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
           { jobName: name, startedAt: stamp(now()), restoredFrom: from.location },
           {
             reason: "Running",
-            message: `Job ${name} is restoring ${from.location} into database "${target}"`,
+            message: `Job ${name} is restoring ${from.location} into database "${target}"${note}`,
           },
         );
         await opts.events.record(object, {
@@ -232,9 +267,27 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
       const ok = state.state === "Succeeded" && outcome?.ok === true;
       const finishedAt = state.at ?? stamp(now());
 
-      // Bring a held Zitadel back: setup again (only after a restore that changed the data), then its replicas.
+      // Bring a held Zitadel back: after a restore that changed the data, the backup's masterkey (if it is
+      // another) and setup again, then release it.
       if (hold && holder === restoreName) {
         if (ok) {
+          const staged = await stagedMasterkey(opts.client, object);
+          if (staged?.swap) {
+            const swap = await swapMasterkey(opts.client, zitadel, namespace, restoreName, staged.secret);
+            // Still held: the restored data needs the backup's key, so no pod may start before it is in place.
+            if ("failure" in swap) return wait(swap.failure, 10_000);
+            if (swap.replaced)
+              await opts.events.record(object, {
+                type: "Normal",
+                reason: "MasterkeyReplaced",
+                action: "Restore",
+                note:
+                  `Secret ${access.access.masterkeySecret.name} now holds the backup's masterkey ${staged.keyId}` +
+                  (swap.kept
+                    ? `; the previous one is kept in Secret ${swap.kept}, which the operator never deletes`
+                    : ""),
+              });
+          }
           const deleted = await rerunSetup(opts.client, zitadelObject, finishedAt);
           if (deleted.length > 0)
             await opts.events.record(object, {
@@ -243,13 +296,21 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
               action: "Restore",
               note: `deleted setup Job(s) ${deleted.join(", ")} of Zitadel ${zitadelName}: setup runs again on the restored database before any pod starts`,
             });
+          if (!(await setupAfter(opts.client, zitadelObject, finishedAt)).exists)
+            return wait(
+              {
+                reason: "SetupRerun",
+                message: `restored; waiting for Zitadel ${zitadelName} to create its setup Job on the restored database`,
+              },
+              POLL_MS,
+            );
         }
-        const replicas = await scaleUp(opts.client, zitadelObject);
+        await release(opts.client, zitadelObject);
         await opts.events.record(object, {
           type: "Normal",
           reason: "ScalingUp",
           action: "Restore",
-          note: `Zitadel ${zitadelName} goes back to ${replicas} replica(s)${ok ? " once setup succeeded" : ""}`,
+          note: `released Zitadel ${zitadelName}: it goes back to spec.replicas${ok ? " once setup succeeded" : ""}`,
         });
         return { requeueAfterMs: POLL_MS };
       }
@@ -269,7 +330,12 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
           POLL_MS,
         );
       }
-      const message = `restored ${from.location} into database "${database}"${hold ? `; Zitadel ${zitadelName} serves again` : ""}`;
+      const staged = await stagedMasterkey(opts.client, object);
+      const needs =
+        staged && !staged.swap
+          ? `; the restored data needs the backup's masterkey ${staged.keyId}, not Zitadel ${zitadelName}'s (recover it from masterkey.age of the backup)`
+          : "";
+      const message = `restored ${from.location} into database "${database}"${hold ? `; Zitadel ${zitadelName} serves again` : ""}${needs}`;
       if (
         await report(
           "Completed",
@@ -285,6 +351,7 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
         });
         log.info("restore completed", { database });
       }
+      await unstageMasterkey(opts.client, object);
       return undefined;
     },
   });

@@ -4,6 +4,8 @@
 // Secrets (masterkey, first admin, login key; made once, read back ever after) → the migration (the setup Job for
 // spec.version and the configuration: has it succeeded?) → apply what render says, holding the Deployment on the
 // migrated version until it has → delete superseded setup Jobs → status.
+// A Restore may hold the Zitadel (hold.ts): then every Deployment is applied at 0 replicas, nothing is generated
+// and the status says which Restore holds it; setup still runs, so the restored database is migrated first.
 // Every step returns a condition-ready { reason, message }; a step that fails stops the reconcile, says why in
 // the status, and is retried with backoff. Nothing later runs on a half-known world.
 import { createHash } from "node:crypto";
@@ -23,6 +25,7 @@ import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import { BootstrapMemory, reconcileDatabase } from "./database.ts";
 import { COCKROACH_CLUSTER } from "./database-cockroach.ts";
 import { finalizeZitadel, reconcileFinalizer } from "./deletion.ts";
+import { heldBy, heldMessage, withoutPods } from "./hold.ts";
 import {
   deleteSupersededConfig,
   deleteSupersededJobs,
@@ -103,12 +106,14 @@ export function zitadelController(opts: ControllerOptions): Controller<WithStatu
       }
       const zitadel = resource as Zitadel;
       const namespace = object.metadata?.namespace ?? "default";
+      const held = heldBy(object);
       const step: StepContext = {
         zitadel,
         object,
         namespace,
         client: opts.client,
         events: opts.events,
+        ...(held === undefined ? {} : { heldBy: held }),
         cached: (type, name) => controller.get(type, namespace, name),
         cachedList: (type, labels) => controller.list(type, namespace, labels),
       };
@@ -162,6 +167,10 @@ export function zitadelController(opts: ControllerOptions): Controller<WithStatu
       const generated = await reconcileGeneratedSecrets(step, base);
       if (!generated.ok) return stop("SecretsReady", generated);
       status.with({ masterkeySecretName: generated.masterkeySecretName });
+      // Only a step that stopped once (e.g. HeldByRestore while a Restore replaced the masterkey) left this
+      // condition; clear it then, and add none to a Zitadel that never had it.
+      if (previous?.conditions?.some((c) => c.type === "SecretsReady"))
+        status.set("SecretsReady", "True", "SecretsExist", "the generated and referenced Secrets exist");
 
       // The user's config Secret is read at start only: its hash in the pod template rolls the pods.
       let configSecretHash: string | undefined;
@@ -205,7 +214,13 @@ export function zitadelController(opts: ControllerOptions): Controller<WithStatu
       };
 
       // Apply, in render's order; Deployments wait for the migration.
-      const rollout = await applyObjects(step, renderZitadel(zitadel, ctx), migration.targetMigrated);
+      const rendered = renderZitadel(zitadel, ctx);
+      const rollout = await applyObjects(
+        step,
+        held === undefined ? rendered : withoutPods(rendered),
+        migration.targetMigrated,
+        held !== undefined,
+      );
       if (rollout.applied.length > 0) log.info("applied", { objects: rollout.applied });
       if (migration.targetMigrated) await deleteSupersededJobs(step, migration.jobName);
 
@@ -219,7 +234,12 @@ export function zitadelController(opts: ControllerOptions): Controller<WithStatu
           serving?.complete ?? false,
         );
       }
-      if (serving === undefined) {
+      if (held !== undefined) {
+        // Honest while held: not available, whatever a Deployment at 0 wanting 0 pods would count as.
+        const message = heldMessage(held, zitadel.spec.replicas);
+        status.with({ replicas: serving?.replicas ?? 0, readyReplicas: serving?.readyReplicas ?? 0 });
+        status.set("Available", "False", "HeldByRestore", message).notReady("HeldByRestore", message);
+      } else if (serving === undefined) {
         status.set(
           "Available",
           "False",
@@ -236,7 +256,9 @@ export function zitadelController(opts: ControllerOptions): Controller<WithStatu
           `${serving.readyReplicas}/${serving.want} ZITADEL pods of ${serving.version} are ready`,
         );
       }
-      if (!migration.targetMigrated) {
+      if (held !== undefined) {
+        // Said above; Ready stays False until the Restore released the Zitadel and its pods are back.
+      } else if (!migration.targetMigrated) {
         status.notReady(migration.reason, migration.message);
       } else if (serving === undefined || !serving.complete || serving.version !== zitadel.spec.version) {
         status.notReady(

@@ -9,7 +9,7 @@ import { bootstrapPostgres, type PostgresConnectionSettings } from "../../db/pos
 import type { ResolvedDatabase } from "../../render/zitadel/context.ts";
 import { COMPONENT, childMeta, names } from "../../render/zitadel/meta.ts";
 import { reconcileCockroachDatabase } from "./database-cockroach.ts";
-import { ensureSecret, generatePassword } from "./secrets.ts";
+import { ensureSecret, generatePassword, heldWithout } from "./secrets.ts";
 import { type SecretObject, type StepContext, type StepFailure, secretValue, TYPES } from "./types.ts";
 
 const BOOTSTRAP_RECHECK_MS = 10 * 60_000;
@@ -178,6 +178,7 @@ async function zitadelCredentials(
     }),
     "the password of ZITADEL's PostgreSQL role",
   );
+  if (secret === undefined && step.heldBy !== undefined) return heldWithout(step, name);
   const username = secretValue(secret, USERNAME_KEY);
   const password = secretValue(secret, PASSWORD_KEY);
   if (username === undefined || password === undefined) {

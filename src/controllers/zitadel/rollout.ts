@@ -5,6 +5,9 @@
 // - While setup for the target has not succeeded, a Deployment that exists is held as it is. Render would keep
 //   its version, but other edits arriving with the upgrade (a new image repository, configuration) would roll
 //   the old version's pods; migrations gate every change of the pods, so nothing rolls until setup succeeded.
+//   Except while a Restore holds the Zitadel (hold.ts): then the Deployments are applied at 0 replicas even
+//   before setup succeeded. With no pod left nothing rolls onto the un-migrated configuration, and a hold that
+//   begins mid-upgrade must still stop every pod. Once released they are held at 0 until setup succeeded.
 
 import { LABEL } from "../../render/zitadel/meta.ts";
 import type { KubeObject } from "../../runtime/kube.ts";
@@ -21,6 +24,7 @@ export async function applyObjects(
   step: StepContext,
   objects: readonly KubeObject[],
   targetMigrated: boolean,
+  restoreHold = false,
 ): Promise<RolloutResult> {
   const applied: string[] = [];
   const held: string[] = [];
@@ -29,7 +33,7 @@ export async function applyObjects(
     const type = await step.client.resourceType(desired.apiVersion ?? "", desired.kind ?? "");
     const live = step.cached<KubeObject>(type, name);
     if (desired.kind === "Job" && live !== undefined) continue;
-    if (desired.kind === "Deployment" && live !== undefined && !targetMigrated) {
+    if (desired.kind === "Deployment" && live !== undefined && !targetMigrated && !restoreHold) {
       if (needsApply(desired, live)) held.push(name);
       continue;
     }

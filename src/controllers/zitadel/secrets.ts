@@ -42,7 +42,9 @@ export function generatePassword(length = 32): string {
 
 /**
  * The Secret `name`: from the cache, else created from `build()`; when it turns out to exist already, what is
- * there. `build` runs only when a value has to be generated.
+ * there. `build` runs only when a value has to be generated. While a Restore holds the Zitadel nothing is
+ * generated (undefined: see heldWithout): the Restore may be between deleting the masterkey Secret and creating
+ * it with the backup's key, and a key generated in that gap would pair the restored data with the wrong one.
  */
 export async function ensureSecret(
   step: StepContext,
@@ -56,6 +58,7 @@ export async function ensureSecret(
   // adopting a Secret costs a read per reconcile, not a refused write.
   const existing = await step.client.get<SecretObject>(TYPES.secret, step.namespace, name);
   if (existing) return existing;
+  if (step.heldBy !== undefined) return undefined;
   try {
     const created = await step.client.create<SecretObject>(build());
     await step.events.record(step.object, {
@@ -71,6 +74,16 @@ export async function ensureSecret(
   }
 }
 
+/** Why a Secret is missing while a Restore holds the Zitadel: it waits rather than generating one. */
+export function heldWithout(step: StepContext, name: string): StepFailure {
+  return {
+    ok: false,
+    reason: "HeldByRestore",
+    message: `Secret ${name} does not exist; while Restore ${step.heldBy} holds this Zitadel no Secret is generated`,
+    requeueAfterMs: 5_000,
+  };
+}
+
 /**
  * The masterkey, the initial admin password and the login key. `ctx` is only used for the Secrets' metadata.
  * The masterkey is never read into memory beyond checking it: the pods take it from the Secret directly.
@@ -84,12 +97,13 @@ export async function reconcileGeneratedSecrets(
 
   if (zitadel.spec.masterkeySecretRef === undefined) {
     // Immutable and without an owner reference (render/zitadel/secrets.ts): it outlives the Zitadel.
-    await ensureSecret(
+    const masterkey = await ensureSecret(
       step,
       ref.name,
       () => renderMasterkeySecret(zitadel, ctx, randomBytes(MASTERKEY_LENGTH)),
       "a 32-character masterkey",
     );
+    if (masterkey === undefined && step.heldBy !== undefined) return heldWithout(step, ref.name);
   } else {
     // The user's own Secret carries none of our labels, so it is not in the cache.
     const secret = await step.client.get<SecretObject>(TYPES.secret, step.namespace, ref.name);
@@ -103,6 +117,8 @@ export async function reconcileGeneratedSecrets(
     () => renderInitialAdminSecret(zitadel, ctx, generatePassword()),
     "the first admin's initial password",
   );
+  if (admin === undefined && step.heldBy !== undefined)
+    return heldWithout(step, names.initialAdminSecret(zitadel));
   const initialAdminPassword = secretValue(admin, INITIAL_ADMIN_PASSWORD_KEY);
   if (initialAdminPassword === undefined) {
     return {
@@ -120,6 +136,8 @@ export async function reconcileGeneratedSecrets(
       () => renderLoginKeySecret(zitadel, ctx, newSystemUserKey()),
       "the login UI's system user key",
     );
+    if (secret === undefined && step.heldBy !== undefined)
+      return heldWithout(step, names.loginKeySecret(zitadel));
     const encoded = secretValue(secret, LOGIN_PRIVATE_KEY_KEY);
     if (encoded === undefined) {
       return {

@@ -40,6 +40,8 @@ export interface StepContext {
   readonly namespace: string;
   readonly client: KubeClient;
   readonly events: EventRecorder;
+  /** The Restore holding this Zitadel at zero pods (hold.ts): nothing is generated meanwhile. */
+  readonly heldBy?: string;
   /** A cached object of a watched kind. */
   cached<T extends KubeObject>(type: ResourceType, name: string): T | undefined;
   /** Cached objects of a watched kind in the Zitadel's namespace with these labels. */

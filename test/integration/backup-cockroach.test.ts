@@ -23,12 +23,16 @@ const T = {
   cluster: { apiVersion: GROUP, kind: "CockroachCluster", plural: "cockroachclusters", namespaced: true },
   zitadel: { apiVersion: GROUP, kind: "Zitadel", plural: "zitadels", namespaced: true },
   backup: { apiVersion: GROUP, kind: "Backup", plural: "backups", namespaced: true },
+  restore: { apiVersion: GROUP, kind: "Restore", plural: "restores", namespaced: true },
   job: { apiVersion: "batch/v1", kind: "Job", plural: "jobs", namespaced: true },
   pod: { apiVersion: "v1", kind: "Pod", plural: "pods", namespaced: true },
   secret: { apiVersion: "v1", kind: "Secret", plural: "secrets", namespaced: true },
 };
 
 type Condition = { type: string; status: string; reason: string; message: string };
+type RestoreObject = KubeObject & {
+  status?: { phase?: string; restoredDatabase?: string; error?: string; conditions?: Condition[] };
+};
 type BackupObject = KubeObject & {
   status?: {
     phase?: string;
@@ -73,7 +77,7 @@ function startSimulator(ns: string): () => void {
       const { items } = await client.list<PodObject>(T.pod, {
         namespace: ns,
         labelSelector:
-          "app.kubernetes.io/managed-by=zitadel-operator,app.kubernetes.io/component in (backup,verify)",
+          "app.kubernetes.io/managed-by=zitadel-operator,app.kubernetes.io/component in (backup,verify,restore)",
       });
       for (const pod of items) {
         const status = pod.status?.containerStatuses?.[0];
@@ -82,25 +86,31 @@ function startSimulator(ns: string): () => void {
         const owner = pod.metadata?.labels?.["zitadel-operator.dev/backup-owner"] ?? "";
         const command = pod.metadata?.labels?.["app.kubernetes.io/component"];
         const now = new Date().toISOString();
+        // What `job restore` reports: the database that now holds the data.
+        const podSpec = (pod as { spec?: { containers?: { args?: string[] }[] } }).spec;
+        const args = podSpec?.containers?.[0]?.args ?? [];
+        const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
         const result =
-          command === "backup"
-            ? {
-                ok: true,
-                command,
-                location: `s3://backups/crdb/${ns}/db/${owner}/`,
-                startedAt: now,
-                completedAt: now,
-                asOf: AS_OF,
-                sizeBytes: 1_048_576,
-                tables: 12,
-              }
-            : {
-                ok: true,
-                command,
-                message:
-                  "restored 1 database(s) into scratch databases: 12 table(s) match the backup's row counts",
-                verification: { result: "Passed" },
-              };
+          command === "restore"
+            ? { ok: true, command, database: flag("target-database") ?? flag("database") ?? "", tables: 12 }
+            : command === "backup"
+              ? {
+                  ok: true,
+                  command,
+                  location: `s3://backups/crdb/${ns}/db/${owner}/`,
+                  startedAt: now,
+                  completedAt: now,
+                  asOf: AS_OF,
+                  sizeBytes: 1_048_576,
+                  tables: 12,
+                }
+              : {
+                  ok: true,
+                  command,
+                  message:
+                    "restored 1 database(s) into scratch databases: 12 table(s) match the backup's row counts",
+                  verification: { result: "Passed" },
+                };
         await client.apply(
           {
             apiVersion: "v1",
@@ -318,5 +328,103 @@ describe("Backup of a Zitadel on CockroachDB", () => {
         },
       ]),
     );
+  });
+});
+
+async function restoreDone(ns: string, name: string, phase: string): Promise<RestoreObject> {
+  return eventually(
+    async () => {
+      const r = await client.get<RestoreObject>(T.restore, ns, name);
+      expect(r?.status?.phase, JSON.stringify(r?.status)).toBe(phase);
+      return r as RestoreObject;
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
+}
+
+describe("Restore into CockroachDB", () => {
+  it("restores a database of a cluster backup in place, through the same engine flags", async () => {
+    await backupDone(ns, "one-db");
+    await client.apply({
+      apiVersion: GROUP,
+      kind: "Restore",
+      metadata: { name: "app-back", namespace: ns },
+      spec: { backupRef: { name: "one-db" }, overwrite: true },
+    });
+    const done = await restoreDone(ns, "app-back", "Completed");
+    expect(done.status?.restoredDatabase).toBe("app");
+    const [job] = await jobsOf(ns, "app-back");
+    const args = job?.spec?.template.spec.containers[0]?.args ?? [];
+    expect(args.slice(0, 2)).toEqual(["job", "restore"]);
+    expect(args).toEqual(
+      expect.arrayContaining([
+        "--engine=cockroachdb",
+        "--crdb-host=db-public",
+        "--source=db",
+        "--backup-name=one-db",
+        "--database=app",
+        "--overwrite",
+      ]),
+    );
+    expect(args.some((a) => a.startsWith("--target-database"))).toBe(false);
+    expect(JSON.stringify(job)).not.toContain(S3_SECRET_KEY);
+  });
+
+  it("refuses to overwrite a database a Zitadel runs on unless the Restore goes through that Zitadel", async () => {
+    await client.apply({
+      apiVersion: GROUP,
+      kind: "Restore",
+      metadata: { name: "under-zitadel", namespace: ns },
+      spec: {
+        backupRef: { name: "whole" },
+        target: { cockroachClusterRef: { name: "db" }, database: "zitadel" },
+        overwrite: true,
+      },
+    });
+    const failed = await restoreDone(ns, "under-zitadel", "Failed");
+    expect(failed.status?.conditions?.find((c) => c.type === "Ready")?.reason).toBe("TargetInUse");
+    expect(failed.status?.error).toMatch(/Zitadel zc runs on database "zitadel"/);
+    expect(await jobsOf(ns, "under-zitadel")).toEqual([]);
+  });
+
+  it("restores a Zitadel's CockroachDB backup under a new name next to the live database", async () => {
+    await backupDone(ns, "zc-manual");
+    await client.apply({
+      apiVersion: GROUP,
+      kind: "Restore",
+      metadata: { name: "zc-copy", namespace: ns },
+      spec: { backupRef: { name: "zc-manual" }, target: { newDatabaseName: "zitadel_copy" } },
+    });
+    const done = await restoreDone(ns, "zc-copy", "Completed");
+    expect(done.status?.restoredDatabase).toBe("zitadel_copy");
+    const [job] = await jobsOf(ns, "zc-copy");
+    const container = job?.spec?.template.spec.containers[0];
+    expect(container?.args).toEqual(
+      expect.arrayContaining(["--engine=cockroachdb", "--source=zc", "--target-database=zitadel_copy"]),
+    );
+    expect(container?.env).toEqual(
+      expect.arrayContaining([
+        {
+          name: "ZITADEL_MASTERKEY",
+          valueFrom: { secretKeyRef: { name: "zc-masterkey", key: "masterkey" } },
+        },
+      ]),
+    );
+  });
+
+  it("refuses a point in time instead of silently restoring another one", async () => {
+    await client.apply({
+      apiVersion: GROUP,
+      kind: "Restore",
+      metadata: { name: "pitr", namespace: ns },
+      spec: {
+        backupRef: { name: "one-db" },
+        asOf: "2026-11-28T09:00:00Z",
+        target: { newDatabaseName: "app_then" },
+      },
+    });
+    const failed = await restoreDone(ns, "pitr", "Failed");
+    expect(failed.status?.conditions?.find((c) => c.type === "Ready")?.reason).toBe("AsOfUnsupported");
+    expect(await jobsOf(ns, "pitr")).toEqual([]);
   });
 });

@@ -4,7 +4,6 @@
 // Job's result from its pod's termination message → status (Pending → Running → Completed | Failed), an Event,
 // and metrics. A Backup records one run: once Completed or Failed it never runs again.
 import type { Backup, BackupPhase, BackupStatus } from "../../api/backup.ts";
-import type { Zitadel } from "../../api/zitadel.ts";
 import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.ts";
 import { isConflict, type KubeClient, type KubeObject } from "../../runtime/kube.ts";
@@ -30,7 +29,6 @@ import {
   jobPodWatch,
   jobState,
   type PodObject,
-  type PostgresAccess,
   renderJob,
   unsupportedDestination,
 } from "./job.ts";
@@ -353,24 +351,6 @@ export async function resolveSource(
       },
     };
   return resolved;
-}
-
-/** How a Job reaches the database of `zitadel` (PostgreSQL only): kept for the Restore controller. */
-export async function accessOf(
-  client: KubeClient,
-  zitadel: Zitadel,
-  namespace: string,
-): Promise<{ access: PostgresAccess } | { wait: Failure } | { failure: Failure }> {
-  const resolved = await accessOfZitadel(client, zitadel, namespace);
-  if (!("access" in resolved)) return resolved;
-  if (resolved.access.engine !== "PostgreSQL")
-    return {
-      failure: {
-        reason: "TargetUnsupported",
-        message: `Zitadel ${zitadel.metadata.name} runs on CockroachDB; restoring it is not implemented here`,
-      },
-    };
-  return { access: resolved.access.postgres };
 }
 
 /** The backed-up Zitadel or CockroachCluster: the second path segment of the backup's directory. */

@@ -18,7 +18,14 @@ import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
 import { isConflict, type KubeClient, type KubeObject } from "../../runtime/kube.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus, setCondition } from "../../runtime/status.ts";
-import { accessOf, type Failure, stamp } from "../backup/controller.ts";
+import {
+  accessOfCluster,
+  accessOfZitadel,
+  type DatabaseAccess,
+  type Failure,
+  masterkeySecretOf,
+} from "../backup/access.ts";
+import { stamp } from "../backup/controller.ts";
 import {
   exitDescription,
   type JobObject,
@@ -136,18 +143,130 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
         return { requeueAfterMs: ms };
       };
 
+      // Neither engine keeps history inside a backup (pg_dump is one snapshot; CockroachDB backups are taken
+      // without revision_history), so a point in time cannot be honoured: say so rather than restore another time.
+      if (restore.spec.asOf !== undefined)
+        return fail({
+          reason: "AsOfUnsupported",
+          message:
+            "spec.asOf: backups hold one point in time (status.asOf of the Backup), not a history to choose from; " +
+            "restore the Backup taken closest before that time",
+        });
+
       // What to restore.
       const from = await backupToRestore(opts.client, restore, namespace);
       if ("wait" in from) return wait(from.wait);
       if ("failure" in from) return fail(from.failure);
-      const zitadelName = restore.spec.target?.zitadelRef?.name ?? from.sourceZitadel;
-      if (zitadelName === undefined || restore.spec.target?.cockroachClusterRef !== undefined)
-        return fail({
-          reason: "TargetUnsupported",
-          message: "only restores into a Zitadel's PostgreSQL are implemented yet",
-        });
       const unsupported = unsupportedDestination(from.destination);
       if (unsupported) return fail({ reason: "DestinationUnsupported", message: unsupported });
+      const name = jobName(object);
+      const pods = () => controller.list<PodObject>(TYPES.pod, namespace, { "job-name": name });
+      const findJob = async () =>
+        controller.get<JobObject>(TYPES.job, namespace, name) ??
+        (status.jobName ? await opts.client.get<JobObject>(TYPES.job, namespace, name) : undefined);
+
+      // Into a CockroachCluster, no Zitadel involved.
+      const clusterName =
+        restore.spec.target?.cockroachClusterRef?.name ??
+        (restore.spec.target?.zitadelRef === undefined ? from.sourceCluster : undefined);
+      if (clusterName !== undefined) {
+        const access = await accessOfCluster(opts.client, namespace, clusterName);
+        if ("wait" in access) return wait(access.wait);
+        if ("failure" in access) return fail(access.failure);
+        const database = restore.spec.target?.database ?? from.sourceDatabase;
+        const newName = restore.spec.target?.newDatabaseName;
+        const target = newName ?? database;
+        const what =
+          target === undefined
+            ? `CockroachCluster ${clusterName} (whole cluster)`
+            : `database "${target}" of CockroachCluster ${clusterName}`;
+        const job = await findJob();
+        if (job === undefined) {
+          if (status.jobName)
+            return fail({ reason: "JobMissing", message: `Job ${name} was deleted before it finished` });
+          // Overwriting a database a Zitadel runs on must go through that Zitadel, which holds its pods meanwhile.
+          const user =
+            target === undefined
+              ? undefined
+              : await zitadelUsing(opts.client, namespace, clusterName, target);
+          if (user !== undefined && restore.spec.overwrite)
+            return fail({
+              reason: "TargetInUse",
+              message: `Zitadel ${user} runs on database "${target}": restore it with target.zitadelRef so its pods are held during the restore`,
+            });
+          const desired = renderJob({
+            command: "restore",
+            owner: object,
+            name,
+            namespace,
+            backupName: from.backupName,
+            backupNamespace: from.namespace,
+            source: from.source,
+            access: access.access,
+            destination: from.destination,
+            args: [
+              ...(database === undefined ? [] : [`--database=${database}`]),
+              ...(newName === undefined ? [] : [`--target-database=${newName}`]),
+              ...(restore.spec.overwrite ? ["--overwrite"] : []),
+            ],
+          });
+          try {
+            await opts.client.create(desired);
+          } catch (err) {
+            if (!isConflict(err)) throw err;
+          }
+          await report(
+            "Running",
+            { jobName: name, startedAt: stamp(now()), restoredFrom: from.location },
+            { reason: "Running", message: `Job ${name} is restoring ${from.location} into ${what}` },
+          );
+          await opts.events.record(object, {
+            type: "Normal",
+            reason: "RestoreStarted",
+            action: "Restore",
+            note: `created Job ${name} to restore ${from.location} into ${what}`,
+          });
+          return undefined;
+        }
+        const state = jobState(job);
+        if (state.state === "Running") return undefined;
+        const outcome = jobOutcome(pods());
+        if (
+          outcome === undefined &&
+          state.state === "Succeeded" &&
+          now().getTime() - Date.parse(state.at ?? stamp(now())) < RESULT_GRACE_MS
+        )
+          return { requeueAfterMs: 2_000 };
+        if (state.state !== "Succeeded" || outcome?.ok !== true)
+          return fail({
+            reason: outcome?.reason ?? "JobFailed",
+            message: outcome?.message ?? `Job ${name} failed: ${exitDescription(pods())}`,
+          });
+        const restored =
+          typeof outcome.database === "string" && outcome.database !== "" ? outcome.database : target;
+        const message = `restored ${from.location} into ${restored === undefined ? `CockroachCluster ${clusterName}` : `database "${restored}" of CockroachCluster ${clusterName}`}`;
+        if (
+          await report(
+            "Completed",
+            { completedAt: stamp(now()), ...(restored === undefined ? {} : { restoredDatabase: restored }) },
+            { reason: "Completed", message },
+          )
+        )
+          await opts.events.record(object, {
+            type: "Normal",
+            reason: "RestoreCompleted",
+            action: "Restore",
+            note: message,
+          });
+        return undefined;
+      }
+
+      const zitadelName = restore.spec.target?.zitadelRef?.name ?? from.sourceZitadel;
+      if (zitadelName === undefined)
+        return fail({
+          reason: "TargetUnsupported",
+          message: "set target.zitadelRef or target.cockroachClusterRef",
+        });
 
       // Where to.
       const zitadelObject = await opts.client.get<ZitadelObject>(
@@ -161,20 +280,16 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
       if (!parsed.ok || parsed.resource.kind !== "Zitadel")
         return fail({ reason: "TargetInvalid", message: `Zitadel ${zitadelName} has an invalid spec` });
       const zitadel = parsed.resource as Zitadel;
-      const access = await accessOf(opts.client, zitadel, namespace);
+      const access = await accessOfZitadel(opts.client, zitadel, namespace);
       if ("wait" in access) return wait(access.wait);
       if ("failure" in access) return fail(access.failure);
-      const target =
-        restore.spec.target?.newDatabaseName ?? restore.spec.target?.database ?? access.access.database;
-      const inPlace = target === access.access.database;
+      const zitadelDatabase = databaseOf(access.access);
+      const target = restore.spec.target?.newDatabaseName ?? restore.spec.target?.database ?? zitadelDatabase;
+      const inPlace = target === zitadelDatabase;
       const hold = inPlace && restore.spec.overwrite;
       const holder = holderOf(zitadelObject);
 
-      const name = jobName(object);
-      const job =
-        controller.get<JobObject>(TYPES.job, namespace, name) ??
-        (status.jobName ? await opts.client.get<JobObject>(TYPES.job, namespace, name) : undefined);
-      const pods = () => controller.list<PodObject>(TYPES.pod, namespace, { "job-name": name });
+      const job = await findJob();
 
       if (job === undefined) {
         if (status.jobName)
@@ -230,7 +345,7 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
           backupNamespace: from.namespace,
           source: from.source,
           access: staged
-            ? { ...access.access, masterkeySecret: { name: staged.name, key: MASTERKEY_KEY } }
+            ? withMasterkey(access.access, { name: staged.name, key: MASTERKEY_KEY })
             : access.access,
           destination: from.destination,
           args: [`--target-database=${target}`, ...(restore.spec.overwrite ? ["--overwrite"] : [])],
@@ -282,7 +397,7 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
                 reason: "MasterkeyReplaced",
                 action: "Restore",
                 note:
-                  `Secret ${access.access.masterkeySecret.name} now holds the backup's masterkey ${staged.keyId}` +
+                  `Secret ${masterkeySecretOf(zitadel).name} now holds the backup's masterkey ${staged.keyId}` +
                   (swap.kept
                     ? `; the previous one is kept in Secret ${swap.kept}, which the operator never deletes`
                     : ""),
@@ -366,6 +481,9 @@ type Source =
       location: string;
       destination: Backup["spec"]["destination"];
       sourceZitadel?: string;
+      /** A Backup of a CockroachCluster: the cluster, and the one database it holds (unset: the whole cluster). */
+      sourceCluster?: string;
+      sourceDatabase?: string;
     }
   | { wait: Failure }
   | { failure: Failure };
@@ -390,18 +508,14 @@ async function backupToRestore(client: KubeClient, restore: Restore, namespace: 
       return {
         wait: { reason: "BackupNotCompleted", message: `waiting for Backup ${ref.name} to complete` },
       };
-    const source = backup.spec.source.zitadelRef?.name;
-    if (source === undefined)
-      return {
-        failure: {
-          reason: "TargetUnsupported",
-          message: "only restores of a Zitadel's PostgreSQL are implemented yet",
-        },
-      };
+    const zitadelSource = backup.spec.source.zitadelRef?.name;
+    const clusterSource = backup.spec.source.cockroachClusterRef?.name;
     return {
       backupName: ref.name,
-      source,
-      sourceZitadel: source,
+      source: zitadelSource ?? clusterSource ?? "",
+      ...(zitadelSource === undefined ? {} : { sourceZitadel: zitadelSource }),
+      ...(clusterSource === undefined ? {} : { sourceCluster: clusterSource }),
+      ...(backup.spec.source.database === undefined ? {} : { sourceDatabase: backup.spec.source.database }),
       namespace,
       location: backup.status?.location ?? ref.name,
       destination: backup.spec.destination,
@@ -411,14 +525,14 @@ async function backupToRestore(client: KubeClient, restore: Restore, namespace: 
   if (location === undefined)
     return { failure: { reason: "InvalidSpec", message: "set backupRef or location" } };
   const parts = (location.backup ?? "").split("/").filter(Boolean);
-  const target = restore.spec.target?.zitadelRef?.name;
+  const target = restore.spec.target?.zitadelRef?.name ?? restore.spec.target?.cockroachClusterRef?.name;
   if (parts.length === 0 || parts.length === 2 || parts.length > 3 || target === undefined)
     return {
       failure: {
         reason: "LocationIncomplete",
         message:
-          'location.backup must name the backup as "<name>" (taken of the target Zitadel in this namespace) or ' +
-          '"<namespace>/<zitadel>/<name>", as the files are laid out under the prefix',
+          'location.backup must name the backup as "<name>" (taken of the target in this namespace) or ' +
+          '"<namespace>/<zitadel or cluster>/<name>", as the files are laid out under the prefix',
       },
     };
   const [ns, source, name] = parts.length === 3 ? parts : [namespace, target, parts[0]];
@@ -451,4 +565,32 @@ async function servesAgain(client: KubeClient, zitadel: ZitadelObject, restoredA
       (j.metadata?.creationTimestamp ?? "") >= restoredAt.replace(/\.\d+Z$/, "Z") &&
       jobState(j).state === "Succeeded",
   );
+}
+
+function databaseOf(access: DatabaseAccess): string | undefined {
+  return access.engine === "PostgreSQL" ? access.postgres.database : access.cockroach.database;
+}
+
+/** `access` with another masterkey Secret for the Job's ZITADEL_MASTERKEY (a recovered, staged key). */
+function withMasterkey(access: DatabaseAccess, secret: { name: string; key: string }): DatabaseAccess {
+  return access.engine === "PostgreSQL"
+    ? { engine: "PostgreSQL", postgres: { ...access.postgres, masterkeySecret: secret } }
+    : { engine: "CockroachDB", cockroach: { ...access.cockroach, masterkeySecret: secret } };
+}
+
+/** The Zitadel of this namespace that runs on `database` of CockroachCluster `cluster`, if any. */
+async function zitadelUsing(
+  client: KubeClient,
+  namespace: string,
+  cluster: string,
+  database: string,
+): Promise<string | undefined> {
+  const { items } = await client.list<KubeObject>(ZITADEL_TYPES.zitadel, { namespace });
+  for (const item of items) {
+    const parsed = parseResource(item);
+    if (!parsed.ok || parsed.resource.kind !== "Zitadel") continue;
+    const crdb = (parsed.resource as Zitadel).spec.database.cockroach;
+    if (crdb?.clusterRef.name === cluster && crdb.database === database) return item.metadata?.name;
+  }
+  return undefined;
 }

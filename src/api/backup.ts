@@ -62,6 +62,14 @@ export const BackupSpecSchema = z.strictObject({
         "operator only ever holds these public keys. Required for a zitadelRef source: a backup whose masterkey " +
         "nobody can recover is not taken.",
     ),
+  revisionHistory: z
+    .boolean()
+    .default(false)
+    .describe(
+      "CockroachDB only: BACKUP ... WITH revision_history, which keeps every revision within the garbage " +
+        "collection window (gc.ttlseconds) before the backup, so a Restore can choose a point in time in that " +
+        "window (spec.asOf). A PostgreSQL backup with it fails with reason RevisionHistoryUnsupported.",
+    ),
   deletionPolicy: z
     .enum(["Retain", "Delete"])
     .default("Retain")
@@ -74,7 +82,9 @@ export const BackupSpecSchema = z.strictObject({
 // A Backup records one run: what it backed up must not change afterwards.
 const BackupOnlySpecSchema = withRules(BackupSpecSchema, [
   {
-    rule: "self.source == oldSelf.source && self.destination == oldSelf.destination && self.verify == oldSelf.verify",
+    rule:
+      "self.source == oldSelf.source && self.destination == oldSelf.destination && self.verify == oldSelf.verify && " +
+      "self.revisionHistory == oldSelf.revisionHistory",
     message: "a Backup records one run: only deletionPolicy can change; create a new Backup instead",
   },
 ]);

@@ -61,7 +61,10 @@ export const RestoreSpecSchema = withRules(
     ),
     asOf: timestamp()
       .optional()
-      .describe("Restore the state at this time (RFC 3339) within the backup, instead of its end time."),
+      .describe(
+        "Restore the state at this time (RFC 3339) instead of the backup's own: only from a CockroachDB backup " +
+          "taken with revisionHistory, and only within the window it kept. Fails with AsOfUnsupported otherwise.",
+      ),
     target: TargetSchema.optional().describe("Where to restore to."),
     overwrite: z
       .boolean()

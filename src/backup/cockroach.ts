@@ -75,6 +75,8 @@ export interface BackupCockroachParams {
   /** One database (a Zitadel's); the whole cluster when unset. */
   readonly database?: string;
   readonly masterkey?: { readonly value: string; readonly recipients: readonly string[] };
+  /** WITH revision_history, so a restore can pick a point in time within the GC window before the backup. */
+  readonly revisionHistory?: boolean;
   readonly now?: () => Date;
 }
 
@@ -121,6 +123,7 @@ export async function backupCockroach(params: BackupCockroachParams): Promise<Ba
       backupStatement(collection.uri, {
         asOf,
         ...(params.database === undefined ? {} : { database: params.database }),
+        ...(params.revisionHistory ? { revisionHistory: true } : {}),
       }),
     );
     const result = backupJobRow(rows[0]);
@@ -166,6 +169,7 @@ export async function backupCockroach(params: BackupCockroachParams): Promise<Ba
         rows: result.rows,
         databases,
         cluster: params.database === undefined,
+        ...(params.revisionHistory ? { revisionHistory: true } : {}),
       },
       ...(masterkey === undefined ? {} : { masterkey }),
     };
@@ -193,6 +197,11 @@ export interface RestoreCockroachParams {
   /** Restore under this name; the backed-up name when unset. */
   readonly targetDatabase?: string;
   readonly overwrite?: boolean;
+  /**
+   * An earlier point in time (RFC 3339) to restore, from a backup taken with revision history. The manifest's row
+   * counts describe the backup's own time, so the restored copy is then not compared with them.
+   */
+  readonly asOf?: string;
   /** A random suffix for the names of the copy and of the replaced original (tests pin it). */
   readonly random?: () => string;
 }
@@ -219,15 +228,35 @@ export async function restoreCockroach(params: RestoreCockroachParams): Promise<
   if (manifest.engine !== "CockroachDB" || manifest.cockroach === undefined)
     return fail("EngineMismatch", `the backup was taken from ${manifest.engine}, not CockroachDB`);
   const source = params.database ?? (manifest.cockroach.cluster ? undefined : manifest.database);
+  let asOf: string | undefined;
+  if (params.asOf !== undefined) {
+    if (manifest.cockroach.revisionHistory !== true)
+      return fail(
+        "AsOfUnsupported",
+        "the backup was taken without revision history: it holds only its own point in time, " +
+          `${hlcToIso(manifest.cockroach.asOf)}; restore without asOf, or take backups with revisionHistory`,
+      );
+    const when = Date.parse(params.asOf);
+    if (Number.isNaN(when)) return fail("InvalidAsOf", `asOf "${params.asOf}" is not an RFC 3339 time`);
+    if (when > Date.parse(hlcToIso(manifest.cockroach.asOf)))
+      return fail(
+        "AsOfUnsupported",
+        `asOf ${params.asOf} is after the backup's own time ${hlcToIso(manifest.cockroach.asOf)}: take a newer backup`,
+      );
+    asOf = sqlTimestamp(new Date(when));
+  }
+  // A point in time before the backup's has no counts in the manifest to compare with.
+  const check = (tables: readonly TableStats[], expected: readonly TableStats[]) =>
+    asOf === undefined ? compareTableStats(expected, tables) : [];
   let step = "connect to CockroachDB";
   let session: SqlSession | undefined;
   try {
     session = await params.connect(MAINTENANCE_DATABASE);
     if (source === undefined) {
       step = "restore the whole cluster";
-      await session.query(restoreStatement(collection.uri));
+      await session.query(restoreStatement(collection.uri, asOf === undefined ? {} : { asOf }));
       const restored = await statsNow(session, manifest.cockroach.databases);
-      const differences = compareTableStats(manifest.tables, restored);
+      const differences = check(restored, manifest.tables);
       if (differences.length > 0) return fail("DataDiffers", describeDifferences(differences));
       return { ok: true, database: "", tables: restored };
     }
@@ -254,9 +283,9 @@ export async function restoreCockroach(params: RestoreCockroachParams): Promise<
         await session.query(dropDatabase(target, "RESTRICT"));
       }
       step = `restore into "${target}"`;
-      await session.query(restoreInto(collection.uri, source, target));
+      await session.query(restoreInto(collection.uri, source, target, asOf));
       const restored = await statsNow(session, [target]);
-      const differences = compareTableStats(expected, renamed(restored, target, source));
+      const differences = check(renamed(restored, target, source), expected);
       if (differences.length > 0) {
         // The target was missing or empty: leaving a copy that differs from the backup helps nobody.
         await session.query(dropDatabase(target, "CASCADE"));
@@ -273,9 +302,9 @@ export async function restoreCockroach(params: RestoreCockroachParams): Promise<
     const copy = `${target}_restore_${suffix}`;
     const replaced = `${target}_replaced_${suffix}`;
     step = `restore beside "${target}" as "${copy}"`;
-    await session.query(restoreInto(collection.uri, source, copy));
+    await session.query(restoreInto(collection.uri, source, copy, asOf));
     const restored = await statsNow(session, [copy]);
-    const differences = compareTableStats(expected, renamed(restored, copy, source));
+    const differences = check(renamed(restored, copy, source), expected);
     if (differences.length > 0) {
       await session.query(dropDatabase(copy, "CASCADE"));
       return fail(
@@ -392,8 +421,18 @@ export function hlcToIso(hlc: string): string {
   return new Date(Number(BigInt(wall) / 1_000_000n)).toISOString();
 }
 
-function restoreInto(uri: string, database: string, target: string): string {
-  return restoreStatement(uri, { database, ...(target === database ? {} : { newDatabaseName: target }) });
+function restoreInto(uri: string, database: string, target: string, asOf?: string): string {
+  return restoreStatement(uri, {
+    database,
+    ...(target === database ? {} : { newDatabaseName: target }),
+    ...(asOf === undefined ? {} : { asOf }),
+  });
+}
+
+/** A TIMESTAMPTZ literal AS OF SYSTEM TIME takes: "2026-11-28 09:00:00.000000+00:00". */
+export function sqlTimestamp(date: Date): string {
+  const iso = date.toISOString(); // 2026-11-28T09:00:00.000Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000+00:00`;
 }
 
 async function listDatabases(session: SqlSession, asOf: string): Promise<string[]> {

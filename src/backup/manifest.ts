@@ -83,6 +83,8 @@ export const ManifestSchema = z.strictObject({
       databases: z.array(z.string()),
       /** Whether it is a cluster backup (BACKUP INTO) rather than one database's (BACKUP DATABASE ... INTO). */
       cluster: z.boolean(),
+      /** Taken WITH revision_history: a restore may choose an earlier point in time (AS OF SYSTEM TIME). */
+      revisionHistory: z.boolean().optional(),
     })
     .optional(),
   /** The ZITADEL masterkey that goes with this data: its id, and the recipients its encrypted copy is for. */

@@ -84,9 +84,19 @@ export function registerJobCommand(program: Command): void {
       [],
     )
     .option("--without-masterkey", "back up without a ZITADEL masterkey (not a Zitadel's database)", false)
+    .option(
+      "--revision-history",
+      "CockroachDB: keep revisions, so a restore can choose a point in time",
+      false,
+    )
     .action(
       async (
-        opts: CommonOptions & { database?: string; ageRecipient: string[]; withoutMasterkey: boolean },
+        opts: CommonOptions & {
+          database?: string;
+          ageRecipient: string[];
+          withoutMasterkey: boolean;
+          revisionHistory: boolean;
+        },
       ) => {
         await runJob("backup", opts, async (store, engine, location) => {
           const masterkey = process.env[JOB_ENV.masterkey];
@@ -109,10 +119,16 @@ export function registerJobCommand(program: Command): void {
               location,
               ...database,
               ...withMasterkey,
+              revisionHistory: opts.revisionHistory,
             });
           } else {
             if (opts.database === undefined)
               return fail("InvalidArguments", "--database is required for a PostgreSQL backup");
+            if (opts.revisionHistory)
+              return fail(
+                "RevisionHistoryUnsupported",
+                "--revision-history is CockroachDB's; pg_dump takes one snapshot",
+              );
             result = await backupPostgres({
               connection: engine.connection,
               database: opts.database,
@@ -142,6 +158,10 @@ export function registerJobCommand(program: Command): void {
   withCommonOptions(job.command("restore"))
     .description("Restore a backup with pg_restore; refuses a database with data unless --overwrite.")
     .option("--database <name>", "CockroachDB: which database of a cluster backup to restore")
+    .option(
+      "--as-of <time>",
+      "CockroachDB: restore this earlier point in time (RFC 3339), from a backup with revision history",
+    )
     .option("--target-database <name>", "database to restore into (default: the backed-up one)")
     .option("--overwrite", "replace a database that holds data", false)
     .option("--masterkey-out <file>", `write the decrypted masterkey here (needs ${JOB_ENV.ageIdentity})`)
@@ -149,6 +169,7 @@ export function registerJobCommand(program: Command): void {
       async (
         opts: CommonOptions & {
           database?: string;
+          asOf?: string;
           targetDatabase?: string;
           overwrite: boolean;
           masterkeyOut?: string;
@@ -160,6 +181,11 @@ export function registerJobCommand(program: Command): void {
           if (!manifest.ok) return manifest;
           const masterkey = await recoverMasterkey(store, location, manifest.manifest, opts.masterkeyOut);
           if (!masterkey.ok) return masterkey;
+          if (opts.asOf !== undefined && engine.kind !== "cockroach")
+            return fail(
+              "AsOfUnsupported",
+              "--as-of needs a CockroachDB backup with revision history; a dump is one snapshot",
+            );
           const target = opts.targetDatabase === undefined ? {} : { targetDatabase: opts.targetDatabase };
           const result =
             engine.kind === "cockroach"
@@ -170,6 +196,7 @@ export function registerJobCommand(program: Command): void {
                   location,
                   manifest: manifest.manifest,
                   ...(opts.database === undefined ? {} : { database: opts.database }),
+                  ...(opts.asOf === undefined ? {} : { asOf: opts.asOf }),
                   ...target,
                   overwrite: opts.overwrite,
                 })

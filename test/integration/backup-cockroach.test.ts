@@ -412,6 +412,41 @@ describe("Restore into CockroachDB", () => {
     );
   });
 
+  it("takes a backup with revision history and passes a point in time to the restore Job", async () => {
+    await client.apply({
+      apiVersion: GROUP,
+      kind: "Backup",
+      metadata: { name: "kept", namespace: ns },
+      spec: {
+        source: { cockroachClusterRef: { name: "db" }, database: "app" },
+        destination: { s3 },
+        revisionHistory: true,
+      },
+    });
+    await backupDone(ns, "kept");
+    const [backupJob] = await jobsOf(ns, "kept");
+    expect(backupJob?.spec?.template.spec.containers[0]?.args).toContain("--revision-history");
+    await client.apply({
+      apiVersion: GROUP,
+      kind: "Restore",
+      metadata: { name: "kept-then", namespace: ns },
+      spec: {
+        backupRef: { name: "kept" },
+        asOf: "2026-11-28T09:00:00Z",
+        target: { newDatabaseName: "app_then" },
+      },
+    });
+    expect((await restoreDone(ns, "kept-then", "Completed")).status?.restoredDatabase).toBe("app_then");
+    const [restoreJob] = await jobsOf(ns, "kept-then");
+    expect(restoreJob?.spec?.template.spec.containers[0]?.args).toEqual(
+      expect.arrayContaining([
+        "--database=app",
+        "--target-database=app_then",
+        "--as-of=2026-11-28T09:00:00Z",
+      ]),
+    );
+  });
+
   it("refuses a point in time instead of silently restoring another one", async () => {
     await client.apply({
       apiVersion: GROUP,

@@ -341,6 +341,13 @@ export async function resolveSource(
           "CockroachDB's nodes write a backup straight to object storage, not through the Job: use destination.s3 or destination.gcs",
       },
     };
+  if (backup.spec.revisionHistory && resolved.access.engine !== "CockroachDB")
+    return {
+      failure: {
+        reason: "RevisionHistoryUnsupported",
+        message: "spec.revisionHistory is CockroachDB's: a PostgreSQL backup (pg_dump) holds one snapshot",
+      },
+    };
   if (zitadelRef !== undefined && (backup.spec.masterkeyRecipients ?? []).length === 0)
     return {
       failure: {
@@ -363,6 +370,7 @@ function backupArgs(backup: Backup, access: DatabaseAccess): string[] {
   const recipients = backup.spec.masterkeyRecipients ?? [];
   return [
     ...(database === undefined ? [] : [`--database=${database}`]),
+    ...(backup.spec.revisionHistory ? ["--revision-history"] : []),
     // Only a Zitadel's database has a masterkey; a CockroachCluster's backup says so explicitly.
     ...(backup.spec.source.zitadelRef === undefined
       ? ["--without-masterkey"]

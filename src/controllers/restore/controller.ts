@@ -143,20 +143,20 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
         return { requeueAfterMs: ms };
       };
 
-      // Neither engine keeps history inside a backup (pg_dump is one snapshot; CockroachDB backups are taken
-      // without revision_history), so a point in time cannot be honoured: say so rather than restore another time.
-      if (restore.spec.asOf !== undefined)
-        return fail({
-          reason: "AsOfUnsupported",
-          message:
-            "spec.asOf: backups hold one point in time (status.asOf of the Backup), not a history to choose from; " +
-            "restore the Backup taken closest before that time",
-        });
-
       // What to restore.
       const from = await backupToRestore(opts.client, restore, namespace);
       if ("wait" in from) return wait(from.wait);
       if ("failure" in from) return fail(from.failure);
+      // A point in time needs a CockroachDB backup that kept history; anything else would silently restore
+      // another time than the one asked for. (A location's manifest is checked by the Job.)
+      if (restore.spec.asOf !== undefined && from.revisionHistory === false)
+        return fail({
+          reason: "AsOfUnsupported",
+          message:
+            `spec.asOf: Backup ${from.backupName} holds one point in time (its status.asOf), not a history to ` +
+            "choose from; only a CockroachDB backup taken with revisionHistory does",
+        });
+      const asOfArgs = restore.spec.asOf === undefined ? [] : [`--as-of=${restore.spec.asOf}`];
       const unsupported = unsupportedDestination(from.destination);
       if (unsupported) return fail({ reason: "DestinationUnsupported", message: unsupported });
       const name = jobName(object);
@@ -208,6 +208,7 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
               ...(database === undefined ? [] : [`--database=${database}`]),
               ...(newName === undefined ? [] : [`--target-database=${newName}`]),
               ...(restore.spec.overwrite ? ["--overwrite"] : []),
+              ...asOfArgs,
             ],
           });
           try {
@@ -283,6 +284,11 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
       const access = await accessOfZitadel(opts.client, zitadel, namespace);
       if ("wait" in access) return wait(access.wait);
       if ("failure" in access) return fail(access.failure);
+      if (restore.spec.asOf !== undefined && access.access.engine !== "CockroachDB")
+        return fail({
+          reason: "AsOfUnsupported",
+          message: `spec.asOf: Zitadel ${zitadelName} runs on PostgreSQL, whose backups (pg_dump) hold one snapshot`,
+        });
       const zitadelDatabase = databaseOf(access.access);
       const target = restore.spec.target?.newDatabaseName ?? restore.spec.target?.database ?? zitadelDatabase;
       const inPlace = target === zitadelDatabase;
@@ -348,7 +354,11 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
             ? withMasterkey(access.access, { name: staged.name, key: MASTERKEY_KEY })
             : access.access,
           destination: from.destination,
-          args: [`--target-database=${target}`, ...(restore.spec.overwrite ? ["--overwrite"] : [])],
+          args: [
+            `--target-database=${target}`,
+            ...(restore.spec.overwrite ? ["--overwrite"] : []),
+            ...asOfArgs,
+          ],
         });
         try {
           await opts.client.create(desired);
@@ -484,6 +494,8 @@ type Source =
       /** A Backup of a CockroachCluster: the cluster, and the one database it holds (unset: the whole cluster). */
       sourceCluster?: string;
       sourceDatabase?: string;
+      /** Whether the backup kept revision history; unknown (undefined) for a location until the Job reads it. */
+      revisionHistory?: boolean;
     }
   | { wait: Failure }
   | { failure: Failure };
@@ -516,6 +528,7 @@ async function backupToRestore(client: KubeClient, restore: Restore, namespace: 
       ...(zitadelSource === undefined ? {} : { sourceZitadel: zitadelSource }),
       ...(clusterSource === undefined ? {} : { sourceCluster: clusterSource }),
       ...(backup.spec.source.database === undefined ? {} : { sourceDatabase: backup.spec.source.database }),
+      revisionHistory: backup.spec.revisionHistory,
       namespace,
       location: backup.status?.location ?? ref.name,
       destination: backup.spec.destination,

@@ -96,7 +96,7 @@ class Cluster {
       ],
     ],
     [
-      /^BACKUP (?:DATABASE "([^"]+)" )?INTO '([^']+)' AS OF SYSTEM TIME '([^']+)'$/,
+      /^BACKUP (?:DATABASE "([^"]+)" )?INTO '([^']+)' AS OF SYSTEM TIME '([^']+)'(?: WITH revision_history)?$/,
       ([database, uri]) => {
         const copy = new Map<string, Database>();
         for (const [name, tables] of this.databases)
@@ -106,7 +106,7 @@ class Cluster {
       },
     ],
     [
-      /^RESTORE DATABASE "([^"]+)" FROM LATEST IN '([^']+)'(?: WITH new_db_name = '([^']+)')?$/,
+      /^RESTORE DATABASE "([^"]+)" FROM LATEST IN '([^']+)'(?: AS OF SYSTEM TIME '[^']+')?(?: WITH new_db_name = '([^']+)')?$/,
       ([database, uri, newName]) => {
         const backup = this.backups.get(uri ?? "")?.get(database ?? "");
         if (backup === undefined) throw new Error(`no backup of ${database} in ${uri}`);
@@ -182,8 +182,9 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function takeBackup(recipients?: string[]): Promise<Manifest> {
+async function takeBackup(recipients?: string[], revisionHistory = false): Promise<Manifest> {
   const result = await backupCockroach({
+    revisionHistory,
     connect: async () => cluster.session(),
     store,
     location,
@@ -419,3 +420,47 @@ async function takeBackupElsewhere(): Promise<Manifest> {
   await rm(join(root, "iam"), { recursive: true, force: true });
   return takeBackup();
 }
+
+describe("a point in time (revision history)", () => {
+  const restoreAt = (manifest: Manifest, asOf: string) =>
+    restoreCockroach({
+      connect: async () => cluster.session(),
+      store,
+      location,
+      collection: collection("iam/zitadel/nightly"),
+      manifest,
+      targetDatabase: "zitadel_then",
+      asOf,
+    });
+
+  it("backs up WITH revision_history and restores AS OF SYSTEM TIME an earlier time", async () => {
+    const manifest = await takeBackup(undefined, true);
+    expect(manifest.cockroach?.revisionHistory).toBe(true);
+    expect(cluster.statements.at(-1)).toMatch(
+      / AS OF SYSTEM TIME '1764299990123456789.0000000000' WITH revision_history$/,
+    );
+    cluster.restoreLoses = 1; // an earlier time holds other rows: they are not compared with the manifest's
+    const result = await restoreAt(manifest, "2025-11-28T03:00:00Z");
+    expect(result).toMatchObject({ ok: true, database: "zitadel_then" });
+    expect(cluster.statements).toContain(
+      `RESTORE DATABASE "zitadel" FROM LATEST IN '${collection("iam/zitadel/nightly").uri}' ` +
+        "AS OF SYSTEM TIME '2025-11-28 03:00:00.000000+00:00' WITH new_db_name = 'zitadel_then'",
+    );
+  });
+
+  it("refuses a point in time without revision history, after the backup, or unreadable, before any RESTORE", async () => {
+    const plain = await takeBackup();
+    expect(await restoreAt(plain, "2025-11-28T03:00:00Z")).toMatchObject({
+      ok: false,
+      reason: "AsOfUnsupported",
+    });
+    await rm(join(root, "iam"), { recursive: true, force: true });
+    const kept = await takeBackup(undefined, true);
+    expect(await restoreAt(kept, "2025-11-28T04:00:00Z")).toMatchObject({
+      ok: false,
+      reason: "AsOfUnsupported",
+    });
+    expect(await restoreAt(kept, "yesterday")).toMatchObject({ ok: false, reason: "InvalidAsOf" });
+    expect(cluster.statements.some((s) => s.startsWith("RESTORE"))).toBe(false);
+  });
+});

@@ -19,13 +19,21 @@ import {
 export interface RestoreFlags {
   backup?: string;
   zitadel?: string;
+  cockroachCluster?: string;
+  database?: string;
   newDatabase?: string;
+  asOf?: string;
+  ageIdentitySecret?: string;
   overwrite?: boolean;
 }
 
 export function restoreResource(namespace: string, name: string, flags: RestoreFlags) {
+  if (flags.zitadel !== undefined && flags.cockroachCluster !== undefined)
+    throw new Error("give at most one of --zitadel or --cockroach-cluster");
   const target = {
     ...(flags.zitadel ? { zitadelRef: { name: flags.zitadel } } : {}),
+    ...(flags.cockroachCluster ? { cockroachClusterRef: { name: flags.cockroachCluster } } : {}),
+    ...(flags.database ? { database: flags.database } : {}),
     ...(flags.newDatabase ? { newDatabaseName: flags.newDatabase } : {}),
   };
   return {
@@ -35,6 +43,8 @@ export function restoreResource(namespace: string, name: string, flags: RestoreF
     spec: {
       backupRef: { name: flags.backup ?? "" },
       ...(Object.keys(target).length > 0 ? { target } : {}),
+      ...(flags.asOf ? { asOf: flags.asOf } : {}),
+      ...(flags.ageIdentitySecret ? { ageIdentitySecretRef: { name: flags.ageIdentitySecret } } : {}),
       overwrite: flags.overwrite === true,
     },
   };
@@ -43,10 +53,20 @@ export function restoreResource(namespace: string, name: string, flags: RestoreF
 export function registerRestoreCommand(program: Command): void {
   withClusterOptions(program.command("restore <name>"))
     .description(
-      "restore a Backup into its Zitadel's database (or --new-database next to it); with --wait, follow it",
+      "restore a Backup into the database it was taken of (or --new-database next to it); with --wait, follow it",
     )
     .option("--backup <name>", "the Completed Backup to restore")
     .option("--zitadel <name>", "the Zitadel to restore into (default: the one the Backup was taken of)")
+    .option("--cockroach-cluster <name>", "the CockroachCluster to restore into (default: the backed-up one)")
+    .option("--database <name>", "CockroachDB: which database of the backup to restore")
+    .option(
+      "--as-of <time>",
+      "CockroachDB: an earlier point in time (RFC 3339), from a Backup with revisionHistory",
+    )
+    .option(
+      "--age-identity-secret <secret>",
+      "Secret with the age identity (key identity) that decrypts the backup's masterkey, when it is not the Zitadel's",
+    )
     .option("--new-database <name>", "restore next to the live database under this name")
     .option("--overwrite", "replace the live database; ZITADEL is scaled to zero meanwhile")
     .option("--wait", "follow the Restore until it completed or failed; exit 1 if it failed")

@@ -50,7 +50,7 @@ import {
   type TableDifference,
   type TableStats,
 } from "./manifest.ts";
-import { checkMasterkeyInputs, encryptMasterkey, masterkeyKeyId } from "./masterkey.ts";
+import { checkMasterkeyInputs, storeMasterkey } from "./masterkey.ts";
 import type { Failure, VerificationResult } from "./postgres.ts";
 import { deletePrefix, type ObjectStore, readAll, readVerified } from "./store.ts";
 
@@ -139,14 +139,9 @@ export async function backupCockroach(params: BackupCockroachParams): Promise<Ba
     let masterkey: Manifest["masterkey"];
     if (params.masterkey !== undefined) {
       step = "store the encrypted masterkey";
-      const encrypted = await encryptMasterkey(params.masterkey.value, params.masterkey.recipients);
-      const put = await store.put(objectKey(location, MASTERKEY_OBJECT), encrypted);
-      objects[MASTERKEY_OBJECT] = { size: put.size, sha256: put.sha256 };
-      masterkey = {
-        keyId: masterkeyKeyId(params.masterkey.value),
-        recipients: [...params.masterkey.recipients],
-        object: MASTERKEY_OBJECT,
-      };
+      const stored = await storeMasterkey(store, location, params.masterkey);
+      objects[MASTERKEY_OBJECT] = stored.object;
+      masterkey = stored.entry;
     }
 
     step = "write the manifest";

@@ -7,6 +7,14 @@
 // with the wrong masterkey before ZITADEL starts and fails to decrypt its secrets.
 import { createHmac } from "node:crypto";
 import { Decrypter, Encrypter } from "age-encryption";
+import {
+  type BackupLocation,
+  MASTERKEY_OBJECT,
+  type Manifest,
+  objectKey,
+  type StoredObject,
+} from "./manifest.ts";
+import type { ObjectStore } from "./store.ts";
 
 const KEY_ID_CONTEXT = "zitadel-operator masterkey id v1";
 
@@ -96,4 +104,25 @@ export async function decryptMasterkey(
 /** Whether the masterkey a Zitadel uses now is the one the backup was taken with: then no decryption is needed. */
 export function sameMasterkey(current: string, manifestKeyId: string): boolean {
   return masterkeyKeyId(current) === manifestKeyId;
+}
+
+/**
+ * Encrypts the masterkey to its recipients and stores it as masterkey.age of the backup at `location`: what both
+ * engines do before they write the manifest. Returns the object's size and sha256 and the manifest's masterkey entry.
+ */
+export async function storeMasterkey(
+  store: ObjectStore,
+  location: BackupLocation,
+  masterkey: { readonly value: string; readonly recipients: readonly string[] },
+): Promise<{ object: StoredObject; entry: NonNullable<Manifest["masterkey"]> }> {
+  const encrypted = await encryptMasterkey(masterkey.value, masterkey.recipients);
+  const put = await store.put(objectKey(location, MASTERKEY_OBJECT), encrypted);
+  return {
+    object: { size: put.size, sha256: put.sha256 },
+    entry: {
+      keyId: masterkeyKeyId(masterkey.value),
+      recipients: [...masterkey.recipients],
+      object: MASTERKEY_OBJECT,
+    },
+  };
 }

@@ -29,7 +29,7 @@ import {
   type TableDifference,
   type TableStats,
 } from "./manifest.ts";
-import { checkMasterkeyInputs, encryptMasterkey, masterkeyKeyId } from "./masterkey.ts";
+import { checkMasterkeyInputs, storeMasterkey } from "./masterkey.ts";
 import { connect, libpqEnvironment, type PostgresConnection, scrubPassword } from "./pg-connection.ts";
 import {
   copyDatabaseAccess,
@@ -123,13 +123,9 @@ export async function backupPostgres(params: BackupPostgresParams): Promise<Back
     let masterkey: Manifest["masterkey"];
     if (params.masterkey !== undefined) {
       step = "store the encrypted masterkey";
-      const encrypted = await encryptMasterkey(params.masterkey.value, params.masterkey.recipients);
-      objects[MASTERKEY_OBJECT] = pick(await store.put(objectKey(location, MASTERKEY_OBJECT), encrypted));
-      masterkey = {
-        keyId: masterkeyKeyId(params.masterkey.value),
-        recipients: [...params.masterkey.recipients],
-        object: MASTERKEY_OBJECT,
-      };
+      const stored = await storeMasterkey(store, location, params.masterkey);
+      objects[MASTERKEY_OBJECT] = stored.object;
+      masterkey = stored.entry;
     }
 
     step = "write the manifest";

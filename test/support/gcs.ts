@@ -3,17 +3,13 @@
 // ~/.cache/zitadel-operator/controlplane/gcs-<version>-<hash>. Each test file starts its own server on a free port
 // with a fresh bucket and a fresh service account key; the server rejects requests whose bearer token that key did
 // not sign. Only the public key reaches the server.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { appendFile, mkdir, readFile, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { type ChildProcess, spawn } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { appendFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
-import { promisify } from "node:util";
-import { cacheRoot, repoRoot } from "../../src/controlplane/binaries.ts";
+import { ensureGoTestBinary } from "./go-binary.ts";
 import { pidFile } from "./processes.ts";
 
-const run = promisify(execFile);
 const MODULE = "gcs";
 const PINNED = "github.com/fsouza/fake-gcs-server";
 
@@ -28,40 +24,8 @@ export interface GcsServer {
 }
 
 /** The path of the gcs server binary, building it on first use (about a minute with a warm Go module cache). */
-export async function ensureGcsServerBinary(): Promise<string> {
-  const go = process.env.ZITADEL_OPERATOR_GO ?? "go";
-  const moduleDir = join(repoRoot, "controlplane", MODULE);
-  const gomod = await readFile(join(moduleDir, "go.mod"), "utf8");
-  const version = gomod.match(
-    new RegExp(`^\\s*(?:require\\s+)?${PINNED.replaceAll(".", "\\.")}\\s+(v\\S+)`, "m"),
-  )?.[1];
-  if (version === undefined) throw new Error(`${PINNED} is not required in ${moduleDir}/go.mod`);
-  const { stdout: goVersion } = await run(go, ["env", "GOVERSION"]);
-  const hash = createHash("sha256")
-    .update(gomod)
-    .update(await readFile(join(moduleDir, "go.sum")))
-    .update(await readFile(join(moduleDir, "main.go")))
-    .update(goVersion.trim())
-    .digest("hex")
-    .slice(0, 12);
-  const dir = join(cacheRoot(), `${MODULE}-${version}-${hash}`);
-  const binary = join(dir, "gcs");
-  if (existsSync(binary)) return binary;
-
-  // Build beside the cache entry and rename: concurrent builders each produce a whole binary, the last wins.
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await mkdir(tmp, { recursive: true });
-  try {
-    await run(go, ["build", "-trimpath", "-ldflags", "-s -w", "-o", join(tmp, "gcs"), "."], {
-      cwd: moduleDir,
-      env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=readonly" },
-    });
-    await mkdir(dir, { recursive: true });
-    await rename(join(tmp, "gcs"), binary);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-  return binary;
+export function ensureGcsServerBinary(): Promise<string> {
+  return ensureGoTestBinary(MODULE, PINNED);
 }
 
 /** A fresh service account key in Google's JSON key format; the project and account do not exist anywhere. */

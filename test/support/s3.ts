@@ -2,17 +2,13 @@
 // Go module controlplane/s3 and cached like the control plane binaries (src/controlplane/binaries.ts), under
 // ~/.cache/zitadel-operator/controlplane/s3-<version>-<hash>. Each test file starts its own server on a free port
 // with a fresh bucket and random credentials; the server rejects requests signed with another access key ID.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { appendFile, mkdir, readFile, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { appendFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
-import { promisify } from "node:util";
-import { cacheRoot, repoRoot } from "../../src/controlplane/binaries.ts";
+import { ensureGoTestBinary } from "./go-binary.ts";
 import { pidFile } from "./processes.ts";
 
-const run = promisify(execFile);
 const MODULE = "s3";
 const PINNED = "github.com/johannesboyne/gofakes3";
 
@@ -26,40 +22,8 @@ export interface S3Server {
 }
 
 /** The path of the s3 server binary, building it on first use (seconds, with a warm Go module cache). */
-export async function ensureS3ServerBinary(): Promise<string> {
-  const go = process.env.ZITADEL_OPERATOR_GO ?? "go";
-  const moduleDir = join(repoRoot, "controlplane", MODULE);
-  const gomod = await readFile(join(moduleDir, "go.mod"), "utf8");
-  const version = gomod.match(
-    new RegExp(`^\\s*(?:require\\s+)?${PINNED.replaceAll(".", "\\.")}\\s+(v\\S+)`, "m"),
-  )?.[1];
-  if (version === undefined) throw new Error(`${PINNED} is not required in ${moduleDir}/go.mod`);
-  const { stdout: goVersion } = await run(go, ["env", "GOVERSION"]);
-  const hash = createHash("sha256")
-    .update(gomod)
-    .update(await readFile(join(moduleDir, "go.sum")))
-    .update(await readFile(join(moduleDir, "main.go")))
-    .update(goVersion.trim())
-    .digest("hex")
-    .slice(0, 12);
-  const dir = join(cacheRoot(), `${MODULE}-${version}-${hash}`);
-  const binary = join(dir, "s3");
-  if (existsSync(binary)) return binary;
-
-  // Build beside the cache entry and rename: concurrent builders each produce a whole binary, the last wins.
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await mkdir(tmp, { recursive: true });
-  try {
-    await run(go, ["build", "-trimpath", "-ldflags", "-s -w", "-o", join(tmp, "s3"), "."], {
-      cwd: moduleDir,
-      env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=readonly" },
-    });
-    await mkdir(dir, { recursive: true });
-    await rename(join(tmp, "s3"), binary);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-  return binary;
+export function ensureS3ServerBinary(): Promise<string> {
+  return ensureGoTestBinary(MODULE, PINNED);
 }
 
 /** Starts an S3 server on 127.0.0.1 with one empty bucket and fresh random credentials. */

@@ -5,6 +5,7 @@
 // else. The Job is named after its statements, so a reconcile that finds it (running, failed or done) never
 // starts a second one; it belongs to the CockroachCluster and stays as the record that the user exists.
 import { createHash } from "node:crypto";
+import type { CockroachCluster } from "../../api/cockroachcluster.ts";
 import { parseResourceAs } from "../../api/index.ts";
 import { zitadelBootstrapStatements } from "../../db/cockroach.ts";
 import { clientSecretName } from "../../pki/secret-layout.ts";
@@ -74,12 +75,7 @@ export async function reconcileCockroachDatabase(
     );
   }
 
-  const desired = renderSqlJob(
-    parsed.resource,
-    BOOTSTRAP_PURPOSE,
-    zitadelBootstrapStatements(crdb.database, crdb.user),
-    { namespace: step.namespace },
-  );
+  const desired = renderBootstrapJob(parsed.resource, crdb, step.namespace);
   const jobName = desired.metadata?.name ?? "";
   const job = step.cached<JobObject>(TYPES.job, jobName);
   if (job === undefined) {
@@ -124,6 +120,20 @@ export async function reconcileCockroachDatabase(
         ? " (deletionPolicy.database: Delete is not implemented on CockroachDB yet: deleting this Zitadel keeps both)"
         : ""),
   };
+}
+
+/**
+ * The SQL Job that creates ZITADEL's user and database and sets its defaults. An in-place restore deletes it so it
+ * runs again: role settings per database follow the database's ID, which a restore replaces.
+ */
+export function renderBootstrapJob(
+  cluster: CockroachCluster,
+  crdb: { readonly database: string; readonly user: string },
+  namespace: string,
+): KubeObject {
+  return renderSqlJob(cluster, BOOTSTRAP_PURPOSE, zitadelBootstrapStatements(crdb.database, crdb.user), {
+    namespace,
+  });
 }
 
 function waiting(reason: string, message: string): StepFailure {

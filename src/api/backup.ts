@@ -36,48 +36,60 @@ const SourceSchema = withRules(
 );
 
 /** What to back up and where to: a Backup's spec, and the template of a BackupSchedule. */
-export const BackupSpecSchema = z.strictObject({
-  source: SourceSchema.describe("What to back up: exactly one of cockroachClusterRef or zitadelRef."),
-  destination: DestinationSchema.describe("Where to write the backup: exactly one of s3, gcs or pvc."),
-  verify: z
-    .boolean()
-    .default(false)
-    .describe(
-      "Check the backup after writing it: SHOW BACKUP ... WITH check_files on CockroachDB, pg_restore --list on " +
-        "PostgreSQL. The result is in status.verification.",
-    ),
-  masterkeyRecipients: z
-    .array(
-      z
-        .string()
-        .max(4096)
-        .regex(/^age1[0-9a-z]+$/, "must be an age recipient (public key) like age1...")
-        .describe("An age recipient (public key, age1...)."),
-    )
-    .max(16)
-    .optional()
-    .describe(
-      "age recipients the ZITADEL masterkey is encrypted to and stored next to each backup of a Zitadel " +
-        "(masterkey.age). Whoever restores after losing the cluster needs one of the matching identities; the " +
-        "operator only ever holds these public keys. Required for a zitadelRef source: a backup whose masterkey " +
-        "nobody can recover is not taken.",
-    ),
-  revisionHistory: z
-    .boolean()
-    .default(false)
-    .describe(
-      "CockroachDB only: BACKUP ... WITH revision_history, which keeps every revision within the garbage " +
-        "collection window (gc.ttlseconds) before the backup, so a Restore can choose a point in time in that " +
-        "window (spec.asOf). A PostgreSQL backup with it fails with reason RevisionHistoryUnsupported.",
-    ),
-  deletionPolicy: z
-    .enum(["Retain", "Delete"])
-    .default("Retain")
-    .describe(
-      "Whether deleting this Backup (by hand or by a schedule's retention) also deletes the backup files. Retain " +
-        "keeps them. The only field that can change after creation.",
-    ),
-});
+export const BackupSpecSchema = withRules(
+  z.strictObject({
+    source: SourceSchema.describe("What to back up: exactly one of cockroachClusterRef or zitadelRef."),
+    destination: DestinationSchema.describe("Where to write the backup: exactly one of s3, gcs or pvc."),
+    verify: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Check the backup after writing it: SHOW BACKUP ... WITH check_files on CockroachDB, pg_restore --list on " +
+          "PostgreSQL. The result is in status.verification.",
+      ),
+    masterkeyRecipients: z
+      .array(
+        z
+          .string()
+          .max(4096)
+          .regex(/^age1[0-9a-z]+$/, "must be an age recipient (public key) like age1...")
+          .describe("An age recipient (public key, age1...)."),
+      )
+      .max(16)
+      .optional()
+      .describe(
+        "age recipients the ZITADEL masterkey is encrypted to and stored next to each backup of a Zitadel " +
+          "(masterkey.age). Whoever restores after losing the cluster needs one of the matching identities; the " +
+          "operator only ever holds these public keys. Required for a zitadelRef source: a backup whose masterkey " +
+          "nobody can recover is not taken.",
+      ),
+    revisionHistory: z
+      .boolean()
+      .default(false)
+      .describe(
+        "CockroachDB only: BACKUP ... WITH revision_history, which keeps every revision within the garbage " +
+          "collection window (gc.ttlseconds) before the backup, so a Restore can choose a point in time in that " +
+          "window (spec.asOf). A PostgreSQL backup with it fails with reason RevisionHistoryUnsupported.",
+      ),
+    deletionPolicy: z
+      .enum(["Retain", "Delete"])
+      .default("Retain")
+      .describe(
+        "Whether deleting this Backup (by hand or by a schedule's retention) also deletes the backup files. Retain " +
+          "keeps them. The only field that can change after creation.",
+      ),
+  }),
+  [
+    {
+      // Refused at admission rather than failed at run time: such a backup would be useless after losing the cluster.
+      rule: "!has(self.source.zitadelRef) || (has(self.masterkeyRecipients) && size(self.masterkeyRecipients) > 0)",
+      message:
+        "a Zitadel's backup needs masterkeyRecipients: its masterkey travels with it, encrypted to these age public keys",
+      fieldPath: ".masterkeyRecipients",
+      check: (s) => s.source.zitadelRef === undefined || (s.masterkeyRecipients ?? []).length > 0,
+    },
+  ],
+);
 
 // A Backup records one run: what it backed up must not change afterwards.
 const BackupOnlySpecSchema = withRules(BackupSpecSchema, [

@@ -5,8 +5,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { storeForDestination } from "../src/backup/destination-store.ts";
 import { backupPostgres, restorePostgres, verifyBackup } from "../src/backup/postgres.ts";
 import { S3Store } from "../src/backup/s3-store.ts";
+import { startGcsServer } from "../test/support/gcs.ts";
 import { startS3Server } from "../test/support/s3.ts";
 import type { Figure } from "./run.ts";
 
@@ -65,6 +67,30 @@ export async function run(): Promise<Figure[]> {
       verifyBackup({ connection: POSTGRES, store, location, workDir }),
     );
     if (verified.result !== "Passed") throw new Error(verified.message);
+
+    // The same backup and restore through the GCS store (fake-gcs-server on loopback, signed service-account tokens).
+    const gcs = await startGcsServer();
+    const gcsStore = storeForDestination(
+      { gcs: { bucket: gcs.bucket, endpoint: gcs.endpoint } },
+      { gcsCredentialsJson: gcs.credentialsJson },
+    );
+    let gcsBackupSeconds: number;
+    let gcsRestoreSeconds: number;
+    try {
+      const [gcsBackup, b] = await timed(() =>
+        backupPostgres({ connection: POSTGRES, database: source, store: gcsStore, location }),
+      );
+      if (!gcsBackup.ok) throw new Error(gcsBackup.message);
+      await sql("postgres", `DROP DATABASE IF EXISTS "${target}" WITH (FORCE)`);
+      const [gcsRestored, r] = await timed(() =>
+        restorePostgres({ connection: POSTGRES, store: gcsStore, location, targetDatabase: target, workDir }),
+      );
+      if (!gcsRestored.ok) throw new Error(gcsRestored.message);
+      [gcsBackupSeconds, gcsRestoreSeconds] = [b, r];
+    } finally {
+      gcsStore.close();
+      await gcs.stop();
+    }
     const mb = (bytes: number) => bytes / 1024 / 1024;
     return [
       { name: "database size", value: mb(size), unit: "MiB" },
@@ -74,6 +100,8 @@ export async function run(): Promise<Figure[]> {
       { name: "restore time (download, check, pg_restore, compare)", value: restoreSeconds, unit: "s" },
       { name: "restore throughput (database size)", value: mb(size) / restoreSeconds, unit: "MiB/s" },
       { name: "verify time", value: verifySeconds, unit: "s" },
+      { name: "backup time, GCS store", value: gcsBackupSeconds, unit: "s" },
+      { name: "restore time, GCS store", value: gcsRestoreSeconds, unit: "s" },
     ];
   } finally {
     store.close();

@@ -387,7 +387,14 @@ export class KubeClient {
           ...(tls.headers ?? {}),
           accept: "application/json",
           "user-agent": "zitadel-operator",
-          ...(payload ? { "content-type": opts.contentType ?? "application/json" } : {}),
+          // The length, always: Node frames no body for DELETE by itself (no chunked encoding for that method),
+          // so without it DeleteOptions (propagationPolicy, preconditions) never reached the API server.
+          ...(payload
+            ? {
+                "content-type": opts.contentType ?? "application/json",
+                "content-length": String(Buffer.byteLength(payload)),
+              }
+            : {}),
         },
         signal: opts.signal,
       });

@@ -49,6 +49,57 @@ describe("finalizers", () => {
   });
 });
 
+describe("delete options", () => {
+  it("reach the API server: a uid precondition that does not match refuses the delete", async () => {
+    await client.apply({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "precondition", namespace: ns },
+    });
+    const live = (await client.get(CONFIGMAP, ns, "precondition")) as KubeObject;
+    const err = await client
+      .delete(CONFIGMAP, ns, "precondition", { uid: "00000000-0000-0000-0000-000000000000" })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).status).toBe(409);
+    expect(await client.get(CONFIGMAP, ns, "precondition")).toBeDefined();
+    await client.delete(CONFIGMAP, ns, "precondition", { uid: live.metadata?.uid ?? "" });
+    expect(await client.get(CONFIGMAP, ns, "precondition")).toBeUndefined();
+  });
+
+  it("reach the API server: Foreground propagation holds the owner until its dependents are gone", async () => {
+    await client.apply({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "owner", namespace: ns },
+    });
+    const owner = (await client.get(CONFIGMAP, ns, "owner")) as KubeObject;
+    await client.apply({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name: "dependent",
+        namespace: ns,
+        // Held by a finalizer of ours, so the owner must wait for it under Foreground propagation.
+        finalizers: ["example.com/hold"],
+        ownerReferences: [
+          {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            name: "owner",
+            uid: owner.metadata?.uid ?? "",
+            blockOwnerDeletion: true,
+          },
+        ],
+      },
+    });
+    await client.delete(CONFIGMAP, ns, "owner", { propagationPolicy: "Foreground" });
+    const held = (await client.get(CONFIGMAP, ns, "owner")) as KubeObject | undefined;
+    expect(held?.metadata?.finalizers).toContain("foregroundDeletion");
+    await client.jsonPatch(CONFIGMAP, ns, "dependent", [{ op: "remove", path: "/metadata/finalizers" }]);
+  });
+});
+
 describe("events", () => {
   it("records an events.k8s.io/v1 Event about the object, once per window, with secrets redacted", async () => {
     await client.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "noted", namespace: ns } });

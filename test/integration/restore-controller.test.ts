@@ -276,13 +276,14 @@ function timeline(restore: string, extra: Record<string, () => Promise<boolean>>
     seen[what] ??= Date.now();
   };
   let sampling = true;
-  const done = (async () => {
-    const original = new Set((await setupJobs()).map((j) => j.metadata?.uid));
-    while (sampling) {
+  let original: Set<string | undefined> | undefined;
+  const sample = async () => {
+    original ??= new Set((await setupJobs()).map((j) => j.metadata?.uid));
+    {
       const d = await client.get<DeploymentObject>(T.deployment, ns, "zt");
       const z = await client.get<ZitadelObject>(T.zitadel, ns, "zt");
       const jobs = await restoreJobs(restore);
-      const setup = (await setupJobs()).filter((j) => !original.has(j.metadata?.uid));
+      const setup = (await setupJobs()).filter((j) => !original?.has(j.metadata?.uid));
       const replicas = d?.spec?.replicas ?? -1;
       if (holder(z) === restore) mark("held");
       if (replicas === 0 && (d?.status?.replicas ?? 0) === 0) mark("scaledDown");
@@ -299,6 +300,11 @@ function timeline(restore: string, extra: Record<string, () => Promise<boolean>>
           `Deployment at ${replicas} replicas while the restore Job exists and setup has not rerun`,
         );
       if (z?.spec.replicas === 0) violations.push("spec.replicas was written to 0");
+    }
+  };
+  const done = (async () => {
+    while (sampling) {
+      await sample();
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
@@ -308,6 +314,8 @@ function timeline(restore: string, extra: Record<string, () => Promise<boolean>>
     stop: async () => {
       sampling = false;
       await done;
+      // One more look: the test may have seen the end state before the sampler's last round did.
+      await sample();
     },
     expectOrder(order: string[]) {
       for (const what of order) expect(seen[what], `${what} in ${JSON.stringify(seen)}`).toBeDefined();
@@ -707,6 +715,154 @@ describe("Restore in place", () => {
       .map((m) => m.manager);
     expect(replicasOwners).not.toContain("zitadel-operator");
     await untilReady("zt");
+  });
+});
+
+describe("Restore deleted", () => {
+  const LINGER = "test.zitadel-operator.dev/linger";
+  const podsOf = async (job: string) =>
+    (await client.list<PodObject>(T.pod, { namespace: ns, labelSelector: `job-name=${job}` })).items;
+
+  it("deleted while it holds the Zitadel: its Job and pods go, setup runs again, the hold goes, then the Restore", async () => {
+    const { identity, recipient } = await newIdentity();
+    const keyBefore = await client.get<SecretObject>(T.secret, ns, "zt-masterkey");
+    const backupKey = randomMasterkey();
+    await putBackup("zt", "abandoned", backupKey, recipient);
+    await client.apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "abandoned-identity", namespace: ns },
+      stringData: { identity },
+    });
+    // The Job gets no result line: from the Restore's side it is still restoring when it is deleted.
+    simulator.hold.add("abandoned");
+    const t = timeline("abandoned");
+    await client.apply({
+      apiVersion: GROUP,
+      kind: "Restore",
+      metadata: { name: "abandoned", namespace: ns },
+      spec: {
+        location: { s3: s3Destination(), backup: "abandoned" },
+        target: { zitadelRef: { name: "zt" } },
+        overwrite: true,
+        ageIdentitySecretRef: { name: "abandoned-identity" },
+      },
+    });
+    const [job] = await eventually(
+      async () => {
+        const jobs = await restoreJobs("abandoned");
+        expect(jobs).toHaveLength(1);
+        expect(await podsOf(jobs[0]?.metadata?.name ?? "")).toHaveLength(1);
+        return jobs;
+      },
+      { timeoutMs: 20_000 },
+    );
+    const jobName = job?.metadata?.name ?? "";
+    const [pod] = await podsOf(jobName);
+    const podName = pod?.metadata?.name ?? "";
+    // A finalizer of the test's keeps the pod after it is deleted, as a pod still stopping (still writing) stays.
+    await client.apply(
+      { apiVersion: "v1", kind: "Pod", metadata: { name: podName, namespace: ns, finalizers: [LINGER] } },
+      { fieldManager: "test-linger" },
+    );
+    // kwok ends the pod at once; only the result line, which the restore reads, is missing.
+    await eventually(async () =>
+      expect((await client.get<JobObject>(T.job, ns, jobName))?.status?.succeeded).toBe(1),
+    );
+    const restore = await untilPhase("abandoned", "Running");
+    expect(restore.metadata?.finalizers).toContain("zitadel-operator.dev/restore-hold");
+    expect(holder(await client.get(T.zitadel, ns, "zt"))).toBe("abandoned");
+    const staged = `abandoned-masterkey-${(restore.metadata?.uid ?? "").replace(/-/g, "").slice(0, 8)}`;
+    expect(await client.get(T.secret, ns, staged)).toBeDefined();
+
+    await client.delete(T.restore, ns, "abandoned");
+    // The Job is being deleted, but while a pod of it is left the Zitadel stays held and setup does not rerun.
+    await eventually(
+      async () =>
+        expect((await client.get<JobObject>(T.job, ns, jobName))?.metadata?.deletionTimestamp).toBeDefined(),
+      { timeoutMs: 10_000 },
+    );
+    const lingerUntil = Date.now() + 3_000;
+    while (Date.now() < lingerUntil) {
+      expect(await client.get(T.restore, ns, "abandoned")).toBeDefined();
+      expect(holder(await client.get(T.zitadel, ns, "zt"))).toBe("abandoned");
+      expect((await client.get<DeploymentObject>(T.deployment, ns, "zt"))?.spec?.replicas).toBe(0);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(t.seen.setupAgain).toBeUndefined();
+    const deleting = await client.get<RestoreObject>(T.restore, ns, "abandoned");
+    expect(deleting?.status?.conditions?.find((c) => c.type === "Ready")?.reason).toBe("DeletedWhileHolding");
+    const podGone = Date.now();
+    await client.apply(
+      { apiVersion: "v1", kind: "Pod", metadata: { name: podName, namespace: ns, finalizers: [] } },
+      { fieldManager: "test-linger" },
+    );
+
+    await eventually(async () => expect(await client.get(T.restore, ns, "abandoned")).toBeUndefined(), {
+      timeoutMs: 40_000,
+      intervalMs: 200,
+    });
+    const z = await client.get<ZitadelObject>(T.zitadel, ns, "zt");
+    expect(holder(z)).toBeUndefined();
+    await eventually(
+      async () =>
+        expect((await client.get<DeploymentObject>(T.deployment, ns, "zt"))?.spec?.replicas).toBe(
+          z?.spec.replicas,
+        ),
+      { timeoutMs: 30_000 },
+    );
+    await untilReady("zt");
+    await t.stop();
+    expect(t.violations).toEqual([]);
+    t.expectOrder(["held", "scaledDown", "restoreJob", "setupAgain", "setupDone", "scaledUp"]);
+    expect(t.seen.setupAgain).toBeGreaterThanOrEqual(podGone);
+    expect(await restoreJobs("abandoned")).toEqual([]);
+    expect(await podsOf(jobName)).toEqual([]);
+    // Nobody knows whether the database was replaced: the backup's key was not put in place, the staged copy is gone.
+    expect((await client.get<SecretObject>(T.secret, ns, "zt-masterkey"))?.metadata?.uid).toBe(
+      keyBefore?.metadata?.uid,
+    );
+    expect(await client.get(T.secret, ns, "zt-masterkey-before-abandoned")).toBeUndefined();
+    expect(await client.get(T.secret, ns, staged)).toBeUndefined();
+    const warnings = await eventsFor("zt", "RestoreDeleted");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.type).toBe("Warning");
+    expect(warnings[0]?.note).toContain("Restore abandoned was deleted");
+    expect(warnings[0]?.note).toContain("without reporting a result");
+    expect(warnings[0]?.note).toContain(`was not put in place`);
+    expect(warnings[0]?.note).toContain(masterkeyKeyId(backupKey));
+    const said = JSON.stringify([deleting?.status, await eventsFor("zt"), await eventsFor("abandoned")]);
+    for (const secret of [backupKey, identity]) expect(said).not.toContain(secret);
+  });
+
+  it("a Restore that holds nothing carries no finalizer and is deleted at once", async () => {
+    const { identity } = await newIdentity();
+    await putBackup(
+      "zt",
+      "copy",
+      (await secretValue("zt-masterkey")) ?? "",
+      await identityToRecipient(identity),
+    );
+    simulator.hold.add("copy");
+    await client.apply({
+      apiVersion: GROUP,
+      kind: "Restore",
+      metadata: { name: "copy", namespace: ns },
+      spec: {
+        location: { s3: s3Destination(), backup: "copy" },
+        target: { zitadelRef: { name: "zt" }, newDatabaseName: "zitadel_copy" },
+      },
+    });
+    await eventually(async () => expect(await restoreJobs("copy")).toHaveLength(1), { timeoutMs: 20_000 });
+    const running = await untilPhase("copy", "Running");
+    expect(running.metadata?.finalizers ?? []).toEqual([]);
+    expect(holder(await client.get(T.zitadel, ns, "zt"))).not.toBe("copy");
+    await client.delete(T.restore, ns, "copy");
+    await eventually(async () => expect(await client.get(T.restore, ns, "copy")).toBeUndefined(), {
+      timeoutMs: 3_000,
+      intervalMs: 50,
+    });
+    expect(await eventsFor("zt", "RestoreDeleted")).toHaveLength(1);
   });
 });
 

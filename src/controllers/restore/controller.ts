@@ -4,7 +4,9 @@
 // restore with overwrite, hold the Zitadel at zero pods through an annotation, never its spec (zitadel.ts) → the
 // restore Job (named after the Restore's uid) → read its result → for a held Zitadel: the backup's masterkey into
 // its Secret if it differs, setup again, release → Completed once it serves again, or Failed (the database then is
-// as it was: `job restore` replaces the original only after the restored copy matched the backup).
+// as it was: `job restore` replaces the original only after the restored copy matched the backup). While it holds
+// the Zitadel the Restore carries a finalizer, so deleting it mid-way still releases the Zitadel, after its Job
+// stopped and setup ran again (deletion.ts).
 //
 // Without overwrite, the Job restores only into a missing or empty database and refuses one with data
 // (TargetExists); nothing is held, since nothing can be using an empty database. With target.newDatabaseName the
@@ -15,6 +17,7 @@ import type { Restore, RestoreStatus } from "../../api/restore.ts";
 import type { Zitadel } from "../../api/zitadel.ts";
 import { MASTERKEY_KEY } from "../../render/zitadel/secrets.ts";
 import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
+import { addFinalizer, hasFinalizer } from "../../runtime/finalizers.ts";
 import { isConflict, type KubeClient, type KubeObject } from "../../runtime/kube.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus, setCondition } from "../../runtime/status.ts";
@@ -39,7 +42,8 @@ import {
 } from "../backup/job.ts";
 import type { ControllerOptions } from "../options.ts";
 import { ourType } from "../pending.ts";
-import { validSpecOrReport, type WithStatus } from "../spec.ts";
+import { validSpecOrReport } from "../spec.ts";
+import { dropFinalizerIfFree, finalizeRestore, HOLD_FINALIZER, type RestoreObject } from "./deletion.ts";
 import {
   checkMasterkey,
   PVC_NOTE,
@@ -70,8 +74,6 @@ const TYPES = {
 const RESULT_GRACE_MS = 60_000;
 const POLL_MS = 1_000;
 
-type RestoreObject = WithStatus & { status?: RestoreStatus };
-
 export function restoreController(opts: ControllerOptions): Controller<RestoreObject> {
   const now = opts.now ?? (() => new Date());
   const controller: Controller<RestoreObject> = new Controller<RestoreObject>({
@@ -85,7 +87,12 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
     concurrency: opts.concurrency,
     metrics: operatorMetrics.queueMetrics("restore"),
     reconcile: async ({ object, log }): Promise<ReconcileResult> => {
-      if (!object || object.metadata?.deletionTimestamp) return undefined;
+      if (!object) return undefined;
+      // Deleted: only a Restore that holds (or was about to hold) its Zitadel has work left (deletion.ts).
+      if (object.metadata?.deletionTimestamp) {
+        if (!hasFinalizer(object, HOLD_FINALIZER)) return undefined;
+        return finalizeRestore({ client: opts.client, events: opts.events, log, now }, object);
+      }
       const resource = await validSpecOrReport(opts.client, opts.events, object);
       if (resource?.kind !== "Restore") return undefined;
       const restore = resource as Restore;
@@ -93,7 +100,11 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
       const restoreName = object.metadata?.name ?? "";
       // A copy: the cached object is never changed in place (applyStatus compares against it).
       const status: RestoreStatus = { ...(object.status ?? {}) };
-      if (status.phase === "Completed" || status.phase === "Failed") return undefined;
+      if (status.phase === "Completed" || status.phase === "Failed") {
+        // A finalizer left by a pass that ended before it could remove it (a conflict, a restart).
+        await dropFinalizerIfFree(opts.client, object);
+        return undefined;
+      }
 
       const report = async (
         phase: NonNullable<RestoreStatus["phase"]>,
@@ -136,6 +147,10 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
           });
           log.warn("restore failed", { reason: failure.reason });
         }
+        // Failing while it still holds the Zitadel (its Job deleted under it, say), the Restore keeps the
+        // finalizer: what the database holds is unknown, and deleting the Restore is then what releases the
+        // Zitadel safely (setup again first).
+        await dropFinalizerIfFree(opts.client, object);
         return undefined;
       };
       const wait = async (why: Failure, ms = 5_000) => {
@@ -325,6 +340,8 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
         } else if (from.destination.pvc !== undefined) note = `; ${PVC_NOTE}`;
         if (hold) {
           if (holder === undefined) {
+            // The finalizer first: a Restore deleted once it holds must still release the Zitadel (deletion.ts).
+            await addFinalizer(opts.client, object, HOLD_FINALIZER);
             await holdZitadel(opts.client, zitadelObject, restoreName);
             await opts.events.record(object, {
               type: "Normal",
@@ -395,6 +412,8 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
       // Bring a held Zitadel back: after a restore that changed the data, the backup's masterkey (if it is
       // another) and setup again, then release it.
       if (hold && holder === restoreName) {
+        // A hold taken by an operator that did not set the finalizer yet gets it now.
+        await addFinalizer(opts.client, object, HOLD_FINALIZER);
         if (ok) {
           const staged = await stagedMasterkey(opts.client, object);
           if (staged?.swap) {
@@ -477,6 +496,7 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
         log.info("restore completed", { database });
       }
       await unstageMasterkey(opts.client, object);
+      await dropFinalizerIfFree(opts.client, object);
       return undefined;
     },
   });

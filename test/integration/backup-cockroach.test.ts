@@ -412,6 +412,55 @@ describe("Restore into CockroachDB", () => {
     );
   });
 
+  it("restores a Zitadel on CockroachDB in place: its bootstrap statements and setup run again before its pods", async () => {
+    await eventually(
+      async () => {
+        const z = await client.get<KubeObject & { status?: { conditions?: Condition[] } }>(
+          T.zitadel,
+          ns,
+          "zc",
+        );
+        expect(z?.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const bootstrapJobs = async () =>
+      (
+        await client.list<JobObject>(T.job, {
+          namespace: ns,
+          labelSelector: "app.kubernetes.io/component=zitadel-user",
+        })
+      ).items;
+    const [before] = await bootstrapJobs();
+    expect(before).toBeDefined();
+    await backupDone(ns, "zc-manual");
+    await client.apply({
+      apiVersion: GROUP,
+      kind: "Restore",
+      metadata: { name: "zc-back", namespace: ns },
+      spec: { backupRef: { name: "zc-manual" }, overwrite: true },
+    });
+    const done = await eventually(
+      async () => {
+        const r = await client.get<RestoreObject>(T.restore, ns, "zc-back");
+        expect(r?.status?.phase, JSON.stringify(r?.status)).toBe("Completed");
+        return r as RestoreObject;
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+    expect(done.status?.restoredDatabase).toBe("zitadel");
+    // The same Job name (it is named after its statements), made again: the settings of the new database's ID.
+    const after = await bootstrapJobs();
+    expect(after.map((j) => j.metadata?.name)).toEqual([before?.metadata?.name]);
+    expect(after[0]?.metadata?.uid).not.toBe(before?.metadata?.uid);
+    const [job] = await jobsOf(ns, "zc-back");
+    expect(job?.spec?.template.spec.containers[0]?.args).toEqual(
+      expect.arrayContaining(["--engine=cockroachdb", "--target-database=zitadel", "--overwrite"]),
+    );
+    const z = await client.get<KubeObject>(T.zitadel, ns, "zc");
+    expect(z?.metadata?.annotations?.["zitadel-operator.dev/restore-in-progress"]).toBeUndefined();
+  });
+
   it("takes a backup with revision history and passes a point in time to the restore Job", async () => {
     await client.apply({
       apiVersion: GROUP,

@@ -13,9 +13,12 @@
 //    last writer left it) once setup succeeded. Waiting for the new Job matters: the Zitadel controller creates it
 //    only after its cache saw the old one deleted, so it can no longer count the old one as "setup succeeded"
 //    and start pods on the restored database before setup ran on it.
+import type { CockroachCluster } from "../../api/cockroachcluster.ts";
+import { parseResource } from "../../api/index.ts";
 import type { Zitadel } from "../../api/zitadel.ts";
 import { names } from "../../render/zitadel/meta.ts";
 import type { KubeClient, KubeObject } from "../../runtime/kube.ts";
+import { COCKROACH_CLUSTER, renderBootstrapJob } from "../zitadel/database-cockroach.ts";
 import { RESTORE_HOLD_ANNOTATION } from "../zitadel/hold.ts";
 
 /**
@@ -100,6 +103,11 @@ export async function rerunSetup(
     labelSelector: setupSelector(zitadel),
   });
   const stale = items.filter((j) => !madeAfter(j, restoredAt) && !j.metadata?.deletionTimestamp);
+  // On CockroachDB the user's settings per database (READ COMMITTED by default, ZITADEL advisory A10009) belong to
+  // the database's ID, which a restore replaced: the bootstrap statements run again, before setup.
+  const bootstrap = await bootstrapJobOf(client, zitadel);
+  if (bootstrap !== undefined && !madeAfter(bootstrap, restoredAt) && !bootstrap.metadata?.deletionTimestamp)
+    stale.push(bootstrap);
   for (const job of stale) {
     await client.delete(ZITADEL_TYPES.job, zitadel.metadata?.namespace, job.metadata?.name ?? "", {
       propagationPolicy: "Background",
@@ -107,6 +115,21 @@ export async function rerunSetup(
     });
   }
   return stale.map((j) => j.metadata?.name ?? "");
+}
+
+/** The bootstrap SQL Job of a Zitadel on CockroachDB (database-cockroach.ts), if it has one. */
+async function bootstrapJobOf(client: KubeClient, zitadel: ZitadelObject): Promise<KubeObject | undefined> {
+  const parsed = parseResource(zitadel);
+  if (!parsed.ok || parsed.resource.kind !== "Zitadel") return undefined;
+  const crdb = (parsed.resource as Zitadel).spec.database.cockroach;
+  if (crdb === undefined) return undefined;
+  const namespace = zitadel.metadata?.namespace ?? "default";
+  const cluster = await client.get<KubeObject>(COCKROACH_CLUSTER, namespace, crdb.clusterRef.name);
+  const clusterParsed = cluster === undefined ? undefined : parseResource(cluster);
+  if (!clusterParsed?.ok || clusterParsed.resource.kind !== "CockroachCluster") return undefined;
+  const name =
+    renderBootstrapJob(clusterParsed.resource as CockroachCluster, crdb, namespace).metadata?.name ?? "";
+  return client.get<KubeObject>(ZITADEL_TYPES.job, namespace, name);
 }
 
 /** creationTimestamp has whole seconds: a Job of the same second as the restore's end counts as after it. */

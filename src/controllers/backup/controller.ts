@@ -6,7 +6,7 @@
 import type { Backup, BackupPhase, BackupStatus } from "../../api/backup.ts";
 import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.ts";
-import { isConflict, type KubeClient, type KubeObject } from "../../runtime/kube.ts";
+import type { KubeClient, KubeObject } from "../../runtime/kube.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus, setCondition } from "../../runtime/status.ts";
 import type { ControllerOptions } from "../options.ts";
@@ -22,6 +22,7 @@ import {
 } from "./access.ts";
 import { deleteBackupFiles, FILES_FINALIZER } from "./files.ts";
 import {
+  createJob,
   exitDescription,
   type JobObject,
   jobName,
@@ -168,11 +169,7 @@ export function backupController(opts: ControllerOptions): Controller<BackupObje
           destination: backup.spec.destination,
           args: backupArgs(backup, resolved.access),
         });
-        try {
-          await opts.client.create(desired);
-        } catch (err) {
-          if (!isConflict(err)) throw err;
-        }
+        await createJob(opts.client, desired);
         await report(
           "Running",
           { jobName: name, startedAt: stamp(now()), engine: resolved.access.engine },
@@ -257,11 +254,7 @@ export function backupController(opts: ControllerOptions): Controller<BackupObje
             destination: backup.spec.destination,
             args: [],
           });
-          try {
-            await opts.client.create(desired);
-          } catch (err) {
-            if (!isConflict(err)) throw err;
-          }
+          await createJob(opts.client, desired);
           return undefined;
         }
         const vstate = jobState(vjob);

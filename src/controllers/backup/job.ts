@@ -9,7 +9,7 @@ import { LABEL } from "../../render/cockroach/meta.ts";
 import { certsVolume } from "../../render/cockroach/pod.ts";
 import { names } from "../../render/zitadel/meta.ts";
 import type { Watched } from "../../runtime/controller.ts";
-import type { KubeObject, OwnerReference } from "../../runtime/kube.ts";
+import { isConflict, type KubeClient, type KubeObject, type OwnerReference } from "../../runtime/kube.ts";
 import type { DatabaseAccess } from "./access.ts";
 
 export const JOB_LABEL = {
@@ -270,6 +270,19 @@ function engineEnv(access: DatabaseAccess): object[] {
     secretEnv("PGPASSWORD", access.postgres.passwordSecret),
     secretEnv("ZITADEL_MASTERKEY", access.postgres.masterkeySecret),
   ];
+}
+
+/**
+ * Creates a Job; one that exists already (a restarted operator, a reconcile racing its own cache) is left as it
+ * is. Create rather than server-side apply: a Job's pod template is immutable and each Job is named after the
+ * one run it does, so an existing Job is never something to update.
+ */
+export async function createJob(client: KubeClient, job: KubeObject): Promise<void> {
+  try {
+    await client.create(job);
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+  }
 }
 
 export function ownerReference(owner: KubeObject): OwnerReference {

@@ -18,7 +18,7 @@ import type { Zitadel } from "../../api/zitadel.ts";
 import { MASTERKEY_KEY } from "../../render/zitadel/secrets.ts";
 import { Controller, type ReconcileResult } from "../../runtime/controller.ts";
 import { addFinalizer, hasFinalizer } from "../../runtime/finalizers.ts";
-import { isConflict, type KubeClient, type KubeObject } from "../../runtime/kube.ts";
+import type { KubeClient, KubeObject } from "../../runtime/kube.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus, setCondition } from "../../runtime/status.ts";
 import {
@@ -30,6 +30,7 @@ import {
 } from "../backup/access.ts";
 import { stamp } from "../backup/controller.ts";
 import {
+  createJob,
   exitDescription,
   type JobObject,
   jobName,
@@ -176,6 +177,22 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
       if (unsupported) return fail({ reason: "DestinationUnsupported", message: unsupported });
       const name = jobName(object);
       const pods = () => controller.list<PodObject>(TYPES.pod, namespace, { "job-name": name });
+      /** Creates the restore Job and says so, in the status and as an Event. */
+      const start = async (desired: KubeObject, into: string, note = "") => {
+        await createJob(opts.client, desired);
+        await report(
+          "Running",
+          { jobName: name, startedAt: stamp(now()), restoredFrom: from.location },
+          { reason: "Running", message: `Job ${name} is restoring ${from.location} into ${into}${note}` },
+        );
+        await opts.events.record(object, {
+          type: "Normal",
+          reason: "RestoreStarted",
+          action: "Restore",
+          note: `created Job ${name} to restore ${from.location} into ${into}`,
+        });
+        return undefined;
+      };
       const findJob = async () =>
         controller.get<JobObject>(TYPES.job, namespace, name) ??
         (status.jobName ? await opts.client.get<JobObject>(TYPES.job, namespace, name) : undefined);
@@ -226,23 +243,7 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
               ...asOfArgs,
             ],
           });
-          try {
-            await opts.client.create(desired);
-          } catch (err) {
-            if (!isConflict(err)) throw err;
-          }
-          await report(
-            "Running",
-            { jobName: name, startedAt: stamp(now()), restoredFrom: from.location },
-            { reason: "Running", message: `Job ${name} is restoring ${from.location} into ${what}` },
-          );
-          await opts.events.record(object, {
-            type: "Normal",
-            reason: "RestoreStarted",
-            action: "Restore",
-            note: `created Job ${name} to restore ${from.location} into ${what}`,
-          });
-          return undefined;
+          return start(desired, what);
         }
         const state = jobState(job);
         if (state.state === "Running") return undefined;
@@ -377,26 +378,7 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
             ...asOfArgs,
           ],
         });
-        try {
-          await opts.client.create(desired);
-        } catch (err) {
-          if (!isConflict(err)) throw err;
-        }
-        await report(
-          "Running",
-          { jobName: name, startedAt: stamp(now()), restoredFrom: from.location },
-          {
-            reason: "Running",
-            message: `Job ${name} is restoring ${from.location} into database "${target}"${note}`,
-          },
-        );
-        await opts.events.record(object, {
-          type: "Normal",
-          reason: "RestoreStarted",
-          action: "Restore",
-          note: `created Job ${name} to restore ${from.location} into database "${target}" of Zitadel ${zitadelName}`,
-        });
-        return undefined;
+        return start(desired, `database "${target}" of Zitadel ${zitadelName}`, note);
       }
 
       const state = jobState(job);

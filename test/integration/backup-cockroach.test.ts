@@ -12,6 +12,7 @@ import { createLogger } from "../../src/runtime/log.ts";
 import type { Manager } from "../../src/runtime/manager.ts";
 import { sharedKubeConfig, testNamespace } from "../support/cluster.ts";
 import { eventually } from "../support/eventually.ts";
+import { JobSimulator } from "../support/job-simulator.ts";
 
 const kc = sharedKubeConfig();
 const client = new KubeClient(kc);
@@ -25,7 +26,6 @@ const T = {
   backup: { apiVersion: GROUP, kind: "Backup", plural: "backups", namespaced: true },
   restore: { apiVersion: GROUP, kind: "Restore", plural: "restores", namespaced: true },
   job: { apiVersion: "batch/v1", kind: "Job", plural: "jobs", namespaced: true },
-  pod: { apiVersion: "v1", kind: "Pod", plural: "pods", namespaced: true },
   secret: { apiVersion: "v1", kind: "Secret", plural: "secrets", namespaced: true },
 };
 
@@ -58,80 +58,31 @@ type JobObject = KubeObject & {
     };
   };
 };
-type PodObject = KubeObject & {
-  status?: {
-    phase?: string;
-    containerStatuses?: { name: string; state?: { terminated?: Record<string, unknown> } }[];
-  };
-};
 
 const AS_OF = "2026-11-28T10:00:00.000Z";
 
-/** Answers finished backup/verify pods of this namespace the way the job command would on CockroachDB. */
-function startSimulator(ns: string): () => void {
-  let busy = false;
-  const timer = setInterval(async () => {
-    if (busy) return;
-    busy = true;
-    try {
-      const { items } = await client.list<PodObject>(T.pod, {
-        namespace: ns,
-        labelSelector:
-          "app.kubernetes.io/managed-by=zitadel-operator,app.kubernetes.io/component in (backup,verify,restore)",
-      });
-      for (const pod of items) {
-        const status = pod.status?.containerStatuses?.[0];
-        const terminated = status?.state?.terminated;
-        if (pod.status?.phase !== "Succeeded" || !terminated || terminated.message) continue;
-        const owner = pod.metadata?.labels?.["zitadel-operator.dev/backup-owner"] ?? "";
-        const command = pod.metadata?.labels?.["app.kubernetes.io/component"];
-        const now = new Date().toISOString();
-        // What `job restore` reports: the database that now holds the data.
-        const podSpec = (pod as { spec?: { containers?: { args?: string[] }[] } }).spec;
-        const args = podSpec?.containers?.[0]?.args ?? [];
-        const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
-        const result =
-          command === "restore"
-            ? { ok: true, command, database: flag("target-database") ?? flag("database") ?? "", tables: 12 }
-            : command === "backup"
-              ? {
-                  ok: true,
-                  command,
-                  location: `s3://backups/crdb/${ns}/db/${owner}/`,
-                  startedAt: now,
-                  completedAt: now,
-                  asOf: AS_OF,
-                  sizeBytes: 1_048_576,
-                  tables: 12,
-                }
-              : {
-                  ok: true,
-                  command,
-                  message:
-                    "restored 1 database(s) into scratch databases: 12 table(s) match the backup's row counts",
-                  verification: { result: "Passed" },
-                };
-        await client.apply(
-          {
-            apiVersion: "v1",
-            kind: "Pod",
-            metadata: { name: pod.metadata?.name, namespace: ns },
-            status: {
-              containerStatuses: [
-                { ...status, state: { terminated: { ...terminated, message: JSON.stringify(result) } } },
-              ],
-            },
-          },
-          { subresource: "status", fieldManager: "job-simulator" },
-        );
-      }
-    } catch {
-      // the next tick tries again
-    } finally {
-      busy = false;
-    }
-  }, 100);
-  return () => clearInterval(timer);
+/** Plays `job backup|verify|restore` on CockroachDB (test/support/job-simulator.ts). */
+function simulatorFor(ns: string): JobSimulator {
+  return new JobSimulator(client, ns, ["backup", "verify", "restore"], ({ owner, command, flag }) => {
+    const now = new Date().toISOString();
+    if (command === "restore")
+      return { ok: true, database: flag("target-database") ?? flag("database") ?? "", tables: 12 };
+    if (command === "backup")
+      return {
+        ok: true,
+        location: `s3://backups/crdb/${ns}/db/${owner}/`,
+        startedAt: now,
+        completedAt: now,
+        asOf: AS_OF,
+        sizeBytes: 1_048_576,
+        tables: 12,
+      };
+    return {
+      ok: true,
+      message: "restored 1 database(s) into scratch databases: 12 table(s) match the backup's row counts",
+      verification: { result: "Passed" },
+    };
+  });
 }
 
 const s3 = {
@@ -162,7 +113,7 @@ async function jobsOf(ns: string, owner: string): Promise<JobObject[]> {
 
 let ns: string;
 let operator: Manager;
-let stopSimulator: () => void;
+let simulator: JobSimulator;
 
 beforeAll(async () => {
   await installCrds(client, () => {});
@@ -175,7 +126,7 @@ beforeAll(async () => {
   });
   operator = createOperator({ kubeConfig: kc, log, namespaces: [ns] });
   await operator.start();
-  stopSimulator = startSimulator(ns);
+  simulator = simulatorFor(ns).start();
   await client.apply({
     apiVersion: GROUP,
     kind: "CockroachCluster",
@@ -190,7 +141,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  stopSimulator?.();
+  simulator?.stop();
   await operator?.stop();
 });
 

@@ -1,6 +1,6 @@
 // The Backup, BackupSchedule and Restore controllers, run in-process against the real control plane. kwok runs
 // the pods: a Job pod completes at once (or fails, when its image names simulate-failure). No pg_dump runs here:
-// the `Simulator` below plays what `zitadel-operator job backup|restore` would print, by writing its JSON result
+// the `JobSimulator` (test/support/job-simulator.ts) plays what `zitadel-operator job backup|restore` would print, by writing its JSON result
 // line into the Job pod's termination message through the pod status subresource, as the kubelet would. (The job
 // command itself is tested for real in backup-job.test.ts.) The Zitadel controller runs too, against the real
 // PostgreSQL on 127.0.0.1:5432, so an in-place restore meets a real Zitadel Deployment and its real setup Jobs.
@@ -18,6 +18,7 @@ import type { Manager } from "../../src/runtime/manager.ts";
 import { operatorMetrics } from "../../src/runtime/metrics.ts";
 import { sharedKubeConfig, testNamespace } from "../support/cluster.ts";
 import { eventually } from "../support/eventually.ts";
+import { JobSimulator } from "../support/job-simulator.ts";
 import { startS3Server } from "../support/s3.ts";
 
 const kc = sharedKubeConfig();
@@ -74,12 +75,6 @@ type JobObject = KubeObject & {
   spec?: { template: { spec: { containers: { image: string; args: string[]; env: object[] }[] } } };
   status?: { succeeded?: number; completionTime?: string; conditions?: { type: string; status: string }[] };
 };
-type PodObject = KubeObject & {
-  status?: {
-    phase?: string;
-    containerStatuses?: { name: string; state?: { terminated?: Record<string, unknown> } }[];
-  };
-};
 
 async function sql(text: string) {
   const c = new pg.Client({
@@ -97,84 +92,23 @@ async function sql(text: string) {
   }
 }
 
-/**
- * Plays the job command's side: for every finished pod of a backup or restore Job without a termination message,
- * writes the result line `job backup|restore` prints. Backups named in `hold` get no answer yet: they stay
- * Running, as a long backup would.
- */
-class Simulator {
-  readonly hold = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  private busy = false;
-  private readonly ns: string;
-  constructor(ns: string) {
-    this.ns = ns;
-  }
-
-  start() {
-    this.timer = setInterval(() => {
-      if (this.busy) return;
-      this.busy = true;
-      this.answer()
-        .catch(() => {})
-        .finally(() => {
-          this.busy = false;
-        });
-    }, 100);
-  }
-
-  stop() {
-    clearInterval(this.timer);
-  }
-
-  private async answer() {
-    const { items } = await client.list<PodObject>(T.pod, {
-      namespace: this.ns,
-      labelSelector:
-        "app.kubernetes.io/managed-by=zitadel-operator,app.kubernetes.io/component in (backup,restore,verify)",
-    });
-    for (const pod of items) {
-      const owner = pod.metadata?.labels?.["zitadel-operator.dev/backup-owner"] ?? "";
-      const command = pod.metadata?.labels?.["app.kubernetes.io/component"];
-      const status = pod.status?.containerStatuses?.[0];
-      const terminated = status?.state?.terminated;
-      if (pod.status?.phase !== "Succeeded" || !terminated || terminated.message || this.hold.has(owner))
-        continue;
-      const now = new Date().toISOString();
-      const result =
-        command === "backup"
-          ? {
-              ok: true,
-              command,
-              location: `s3://backups/zitadel/${this.ns}/zt/${owner}/`,
-              startedAt: now,
-              completedAt: now,
-              sizeBytes: 4096,
-              tables: 3,
-            }
-          : command === "verify"
-            ? {
-                ok: true,
-                command,
-                message: "3 tables match the manifest",
-                verification: { result: "Passed" },
-              }
-            : { ok: true, command, database: "restored", tables: 3, masterkey: "matches" };
-      await client.apply(
-        {
-          apiVersion: "v1",
-          kind: "Pod",
-          metadata: { name: pod.metadata?.name, namespace: this.ns },
-          status: {
-            containerStatuses: [
-              { ...status, state: { terminated: { ...terminated, message: JSON.stringify(result) } } },
-            ],
-          },
-        },
-        { subresource: "status", fieldManager: "job-simulator" },
-      );
-    }
-  }
+/** Plays `job backup|restore|verify` (test/support/job-simulator.ts): every Job succeeds with these results. */
+function simulatorFor(ns: string): JobSimulator {
+  return new JobSimulator(client, ns, ["backup", "restore", "verify"], ({ owner, command }) => {
+    const now = new Date().toISOString();
+    if (command === "backup")
+      return {
+        ok: true,
+        location: `s3://backups/zitadel/${ns}/zt/${owner}/`,
+        startedAt: now,
+        completedAt: now,
+        sizeBytes: 4096,
+        tables: 3,
+      };
+    if (command === "verify")
+      return { ok: true, message: "3 tables match the manifest", verification: { result: "Passed" } };
+    return { ok: true, database: "restored", tables: 3, masterkey: "matches" };
+  });
 }
 
 const createdDatabases: string[] = [];
@@ -242,7 +176,7 @@ async function eventsFor(ns: string, name: string, reason: string) {
 
 let ns: string;
 let operator: Manager;
-let simulator: Simulator;
+let simulator: JobSimulator;
 const start = async () => {
   operator = createOperator({ kubeConfig: kc, log, namespaces: [ns] });
   await operator.start();
@@ -263,8 +197,7 @@ beforeAll(async () => {
     metadata: { name: "s3-credentials", namespace: ns },
     stringData: { AWS_ACCESS_KEY_ID: "backup-writer", AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY },
   });
-  simulator = new Simulator(ns);
-  simulator.start();
+  simulator = simulatorFor(ns).start();
   await start();
   // The source of every backup here: bootstrapped by the Zitadel controller, then Ready.
   await client.apply(zitadel(ns, "zt"));

@@ -18,6 +18,7 @@ import { createLogger } from "../../src/runtime/log.ts";
 import type { Manager } from "../../src/runtime/manager.ts";
 import { sharedKubeConfig, testNamespace } from "../support/cluster.ts";
 import { eventually } from "../support/eventually.ts";
+import { JobSimulator } from "../support/job-simulator.ts";
 import { type S3Server, startS3Server } from "../support/s3.ts";
 
 const kc = sharedKubeConfig();
@@ -79,62 +80,14 @@ async function sql(text: string) {
   }
 }
 
-/**
- * Plays `job restore`: writes a successful result line into every finished restore Job pod without one. Restores
- * named in `hold` get no answer yet: they stay Running, as a long restore would.
- */
-class Simulator {
-  readonly hold = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  private busy = false;
-  private readonly ns: string;
-  constructor(ns: string) {
-    this.ns = ns;
-  }
-
-  start() {
-    this.timer = setInterval(() => {
-      if (this.busy) return;
-      this.busy = true;
-      this.answer()
-        .catch(() => {})
-        .finally(() => {
-          this.busy = false;
-        });
-    }, 100);
-  }
-
-  stop() {
-    clearInterval(this.timer);
-  }
-
-  private async answer() {
-    const { items } = await client.list<PodObject>(T.pod, {
-      namespace: this.ns,
-      labelSelector: "app.kubernetes.io/managed-by=zitadel-operator,app.kubernetes.io/component=restore",
-    });
-    for (const pod of items) {
-      const owner = pod.metadata?.labels?.["zitadel-operator.dev/backup-owner"] ?? "";
-      const status = pod.status?.containerStatuses?.[0];
-      const terminated = status?.state?.terminated;
-      if (pod.status?.phase !== "Succeeded" || !terminated || terminated.message || this.hold.has(owner))
-        continue;
-      const result = { ok: true, command: "restore", database: "restored", tables: 3, masterkey: "matches" };
-      await client.apply(
-        {
-          apiVersion: "v1",
-          kind: "Pod",
-          metadata: { name: pod.metadata?.name, namespace: this.ns },
-          status: {
-            containerStatuses: [
-              { ...status, state: { terminated: { ...terminated, message: JSON.stringify(result) } } },
-            ],
-          },
-        },
-        { subresource: "status", fieldManager: "job-simulator" },
-      );
-    }
-  }
+/** Plays `job restore` (test/support/job-simulator.ts): every restore Job succeeds. */
+function simulatorFor(ns: string): JobSimulator {
+  return new JobSimulator(client, ns, ["restore"], () => ({
+    ok: true,
+    database: "restored",
+    tables: 3,
+    masterkey: "matches",
+  }));
 }
 
 const createdDatabases: string[] = [];
@@ -166,7 +119,7 @@ function zitadel(name: string, extra: Record<string, unknown> = {}): KubeObject 
 
 let ns: string;
 let operator: Manager;
-let simulator: Simulator;
+let simulator: JobSimulator;
 let s3: S3Server;
 let store: S3Store;
 const s3Destination = () => ({
@@ -394,8 +347,7 @@ beforeAll(async () => {
     metadata: { name: "s3-credentials", namespace: ns },
     stringData: { AWS_ACCESS_KEY_ID: s3.accessKey, AWS_SECRET_ACCESS_KEY: s3.secretKey },
   });
-  simulator = new Simulator(ns);
-  simulator.start();
+  simulator = simulatorFor(ns).start();
   operator = createOperator({ kubeConfig: kc, log, namespaces: [ns] });
   await operator.start();
   await client.apply(zitadel("zt"));

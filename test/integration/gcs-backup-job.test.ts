@@ -240,6 +240,7 @@ describe("deleting a Backup's files from GCS (deletionPolicy Delete)", () => {
         metadata: { name, namespace: ns },
         spec: {
           source: { zitadelRef: { name: "zt" } },
+          masterkeyRecipients: [recipient],
           destination: {
             gcs: {
               bucket: gcs.bucket,

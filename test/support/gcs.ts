@@ -3,12 +3,8 @@
 // ~/.cache/zitadel-operator/controlplane/gcs-<version>-<hash>. Each test file starts its own server on a free port
 // with a fresh bucket and a fresh service account key; the server rejects requests whose bearer token that key did
 // not sign. Only the public key reaches the server.
-import { type ChildProcess, spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { appendFile } from "node:fs/promises";
-import { createInterface } from "node:readline";
-import { ensureGoTestBinary } from "./go-binary.ts";
-import { pidFile } from "./processes.ts";
+import { ensureGoTestBinary, startGoTestServer } from "./go-binary.ts";
 
 const MODULE = "gcs";
 const PINNED = "github.com/fsouza/fake-gcs-server";
@@ -53,40 +49,15 @@ export function serviceAccountKey(): { json: string; email: string; privateKey: 
 export async function startGcsServer(bucket = "backups"): Promise<GcsServer> {
   const binary = await ensureGcsServerBinary();
   const key = serviceAccountKey();
-  const child: ChildProcess = spawn(binary, ["-listen", "127.0.0.1:0", "-bucket", bucket], {
-    env: { PATH: process.env.PATH, GCS_CLIENT_EMAIL: key.email, GCS_PUBLIC_KEY_PEM: key.publicKey },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  if (child.pid !== undefined) await appendFile(await pidFile("gcs"), `${child.pid}\n`);
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`the GCS server did not start in 10s: ${stderr}`)),
-      10_000,
-    );
-    child.once("exit", (code) => reject(new Error(`the GCS server exited with ${code}: ${stderr}`)));
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on("line", (line) => {
-      const match = line.match(/^listening on (http:\/\/\S+)$/);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
+  const server = await startGoTestServer(MODULE, binary, bucket, {
+    GCS_CLIENT_EMAIL: key.email,
+    GCS_PUBLIC_KEY_PEM: key.publicKey,
   });
   return {
-    endpoint,
+    endpoint: server.endpoint,
     bucket,
     credentialsJson: key.json,
     privateKey: key.privateKey,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    },
+    stop: server.stop,
   };
 }

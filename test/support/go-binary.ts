@@ -2,13 +2,15 @@
 // control plane binaries (src/controlplane/binaries.ts): under ~/.cache/zitadel-operator/controlplane/
 // <module>-<pinned version>-<hash of go.mod, go.sum, main.go and the Go version>. Seconds to a minute on first
 // use with a warm module cache, instant afterwards.
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { appendFile, mkdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { cacheRoot, repoRoot } from "../../src/controlplane/binaries.ts";
+import { pidFile } from "./processes.ts";
 
 const run = promisify(execFile);
 
@@ -47,4 +49,49 @@ export async function ensureGoTestBinary(module: string, pinned: string): Promis
     await rm(tmp, { recursive: true, force: true });
   }
   return binary;
+}
+
+/**
+ * Starts a test server built by ensureGoTestBinary on loopback (`-listen 127.0.0.1:0 -bucket <bucket>`) and waits
+ * for its "listening on <url>" line; the pid goes into the run's pid file so a crashed test cannot leave it behind.
+ */
+export async function startGoTestServer(
+  module: string,
+  binary: string,
+  bucket: string,
+  env: Record<string, string>,
+): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const child: ChildProcess = spawn(binary, ["-listen", "127.0.0.1:0", "-bucket", bucket], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  if (child.pid !== undefined) await appendFile(await pidFile(module), `${child.pid}\n`);
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the ${module} server did not start in 10s: ${stderr}`)),
+      10_000,
+    );
+    child.once("exit", (code) => reject(new Error(`the ${module} server exited with ${code}: ${stderr}`)));
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      const match = line.match(/^listening on (http:\/\/\S+)$/);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+  });
+  return {
+    endpoint,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
 }

@@ -7,7 +7,6 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { S3Store } from "../../src/backup/s3-store.ts";
 import { installCrds } from "../../src/dev/environment.ts";
@@ -19,6 +18,7 @@ import { operatorMetrics } from "../../src/runtime/metrics.ts";
 import { sharedKubeConfig, testNamespace } from "../support/cluster.ts";
 import { eventually } from "../support/eventually.ts";
 import { JobSimulator } from "../support/job-simulator.ts";
+import { localSql } from "../support/postgres-server.ts";
 import { startS3Server } from "../support/s3.ts";
 
 const kc = sharedKubeConfig();
@@ -76,21 +76,7 @@ type JobObject = KubeObject & {
   status?: { succeeded?: number; completionTime?: string; conditions?: { type: string; status: string }[] };
 };
 
-async function sql(text: string) {
-  const c = new pg.Client({
-    host: "127.0.0.1",
-    port: 5432,
-    user: "postgres",
-    database: "postgres",
-    ssl: false,
-  });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
+const sql = localSql;
 
 /** Plays `job backup|restore|verify` (test/support/job-simulator.ts): every Job succeeds with these results. */
 function simulatorFor(ns: string): JobSimulator {

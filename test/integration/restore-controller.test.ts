@@ -6,7 +6,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { request } from "node:https";
 import { generateIdentity, identityToRecipient } from "age-encryption";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Manifest, serializeManifest } from "../../src/backup/manifest.ts";
 import { encryptMasterkey, masterkeyKeyId } from "../../src/backup/masterkey.ts";
@@ -19,6 +18,7 @@ import type { Manager } from "../../src/runtime/manager.ts";
 import { sharedKubeConfig, testNamespace } from "../support/cluster.ts";
 import { eventually } from "../support/eventually.ts";
 import { JobSimulator } from "../support/job-simulator.ts";
+import { localSql } from "../support/postgres-server.ts";
 import { type S3Server, startS3Server } from "../support/s3.ts";
 
 const kc = sharedKubeConfig();
@@ -64,21 +64,7 @@ type PodObject = KubeObject & {
 type DeploymentObject = KubeObject & { spec?: { replicas?: number }; status?: { replicas?: number } };
 type SecretObject = KubeObject & { data?: Record<string, string>; immutable?: boolean };
 
-async function sql(text: string) {
-  const c = new pg.Client({
-    host: "127.0.0.1",
-    port: 5432,
-    user: "postgres",
-    database: "postgres",
-    ssl: false,
-  });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
+const sql = localSql;
 
 /** Plays `job restore` (test/support/job-simulator.ts): every restore Job succeeds. */
 function simulatorFor(ns: string): JobSimulator {

@@ -129,3 +129,14 @@ export async function startPrivateServer(adminPassword: string): Promise<Private
     },
   };
 }
+
+/** Runs one statement as postgres on the machine's own PostgreSQL (127.0.0.1:5432, trust auth); returns its rows. */
+export async function localSql(text: string, database = "postgres"): Promise<unknown[]> {
+  const c = new pg.Client({ host: "127.0.0.1", port: 5432, user: "postgres", database, ssl: false });
+  await c.connect();
+  try {
+    return (await c.query(text)).rows;
+  } finally {
+    await c.end();
+  }
+}

@@ -180,7 +180,8 @@ export const CockroachClusterSpecSchema = withRules(
     users: listMap(z.array(SQLUserSchema).max(64), ["name"])
       .optional()
       .describe(
-        "SQL users that get a client certificate in a Secret. The operator creates the users; grants are yours.",
+        "SQL users that get a client certificate in a Secret. The operator creates the users once the cluster " +
+          "is initialized (condition UsersReady); grants are yours, and a name removed from the list keeps its user.",
       ),
     upgrade: z
       .strictObject({

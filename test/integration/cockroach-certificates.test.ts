@@ -120,12 +120,13 @@ describe("CockroachCluster certificates", () => {
       Promise.all(
         names.map(async (n) => (await client.get<Secret>(SECRET, ns, n))?.metadata?.resourceVersion),
       );
-    // Let the rest of the lifecycle (StatefulSet, init) settle first: this test is about certificates.
+    // Let the rest of the lifecycle (StatefulSet, init, spec.users) settle first: this test is about certificates.
     await eventually(
       async () => {
         const type = await client.resourceType("zitadel-operator.dev/v1alpha1", "CockroachCluster");
         const c = await client.get<Cluster>(type, ns, "db");
         expect(c?.status?.conditions?.find((x) => x.type === "Ready")?.status).toBe("True");
+        expect(c?.status?.conditions?.find((x) => x.type === "UsersReady")?.status).toBe("True");
       },
       { timeoutMs: 60_000 },
     );

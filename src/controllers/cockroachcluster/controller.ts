@@ -40,6 +40,7 @@ import { isPaused, NOT_PAUSED, reportPaused } from "./pause.ts";
 import { scaleStep } from "./scale.ts";
 import { lifecycleConditions } from "./status.ts";
 import { upgradeStep } from "./upgrade.ts";
+import { usersStep } from "./users.ts";
 
 /** Renewal is time-driven: look again by the next due time, but at least hourly (and timers cap at ~24 days). */
 const MAX_REQUEUE_MS = 60 * 60_000;
@@ -168,6 +169,8 @@ export function cockroachClusterController(opts: ControllerOptions): Controller<
         rolloutComplete: !upgrade.upgrading && onVersion === scale.replicas,
       });
 
+      const users = await usersStep(ctx, init.initialized, status.conditions);
+
       const readyNodes = sts.pods.filter((p) => p.ready).length;
       conditions = lifecycleConditions(
         conditions,
@@ -184,6 +187,7 @@ export function cockroachClusterController(opts: ControllerOptions): Controller<
         generation,
         at,
       );
+      if (users.condition) conditions = setCondition(conditions, users.condition, generation, at);
       await applyStatus(opts.client, object, {
         ...baseStatus,
         conditions,
@@ -194,7 +198,13 @@ export function cockroachClusterController(opts: ControllerOptions): Controller<
         ...(finalize.finalizedVersion === undefined ? {} : { finalizedVersion: finalize.finalizedVersion }),
         selector: podSelectorString(cluster),
       });
-      const waits = [certsDueMs, scale.requeueAfterMs, upgrade.requeueAfterMs, finalize.requeueAfterMs];
+      const waits = [
+        certsDueMs,
+        scale.requeueAfterMs,
+        upgrade.requeueAfterMs,
+        finalize.requeueAfterMs,
+        users.requeueAfterMs,
+      ];
       if (!init.initialized) waits.push(init.failed ? 30_000 : 5_000);
       return { requeueAfterMs: Math.min(...waits.filter((w) => w !== undefined)) };
     },

@@ -210,7 +210,11 @@ export const ZitadelSpecSchema = withRules(
         database: z
           .enum(["Retain", "Delete"])
           .default("Retain")
-          .describe("Retain keeps the database and its user when the Zitadel is deleted; Delete drops them."),
+          .describe(
+            "Retain keeps the database and its user when the Zitadel is deleted; Delete drops them: on PostgreSQL " +
+              "those the operator created (with adminSecretRef), on CockroachDB by a SQL Job, keeping a database " +
+              "or user another Zitadel still uses.",
+          ),
       })
       .prefault({})
       .describe("What deleting this Zitadel removes. The masterkey Secret is always kept."),

@@ -69,6 +69,25 @@ export function zitadelBootstrapStatements(database: string, user: string): stri
   ];
 }
 
+/**
+ * What deletionPolicy.database: Delete runs for a Zitadel on CockroachDB. DROP DATABASE ... CASCADE takes ZITADEL's
+ * tables, the grants on them and the database's grant to the user; the user still holds VIEWACTIVITY, and a user
+ * with privileges cannot be dropped, so that is revoked first. CREATE USER IF NOT EXISTS makes the REVOKE valid
+ * when the user is gone already (an earlier run of the same statements, or by hand), so running them again is
+ * harmless. Without `user` (another Zitadel connects as the same user) only the database goes.
+ * https://www.cockroachlabs.com/docs/stable/drop-user
+ */
+export function zitadelDropStatements(database: string, user?: string): string[] {
+  const statements = [dropDatabase(database, "CASCADE")];
+  if (user === undefined) return statements;
+  return [
+    ...statements,
+    createUser(user),
+    `REVOKE SYSTEM VIEWACTIVITY FROM ${quoteIdent(user)}`,
+    `DROP USER IF EXISTS ${quoteIdent(user)}`,
+  ];
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Versions and upgrades
 

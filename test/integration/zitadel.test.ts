@@ -4,6 +4,7 @@
 // a restart that changes nothing, an upgrade, a failed upgrade, a configuration change, deletion.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COCKROACH_CLUSTER } from "../../src/controllers/zitadel/database-cockroach.ts";
 import { installCrds } from "../../src/dev/environment.ts";
 import { createOperator } from "../../src/operator.ts";
 import { KubeClient, type KubeObject } from "../../src/runtime/kube.ts";
@@ -629,6 +630,93 @@ describe("a Zitadel v2 on CockroachDB", () => {
     const pods = JSON.stringify([await deployment(ns, "zc"), ...(await setupJobs(ns, "zc"))]);
     expect(pods).toContain('"secretName":"crdb-client-zitadel"');
     expect(pods).not.toContain("crdb-client-root");
+  });
+
+  it("creates the users of spec.users with one SQL Job, and again only when the list changes", async () => {
+    const apply = (users: string[]) =>
+      client.apply({
+        apiVersion: "zitadel-operator.dev/v1alpha1",
+        kind: "CockroachCluster",
+        metadata: { name: "crdb", namespace: ns },
+        spec: { version: "v24.3.5", nodes: 3, users: users.map((name) => ({ name })) },
+      });
+    const usersJobs = async () =>
+      (await client.list<KubeObject & { spec: unknown }>(T.job, { namespace: ns })).items.filter((j) =>
+        j.metadata?.name?.startsWith("crdb-users-"),
+      );
+    // UsersReady is True and names exactly these users (a condition of the previous list does not count).
+    const usersReady = (listed: string) =>
+      eventually(
+        async () => {
+          const c = await client.get<ZitadelObject>(COCKROACH_CLUSTER, ns, "crdb");
+          const users = condition(c, "UsersReady");
+          expect(users?.status, JSON.stringify(c?.status?.conditions)).toBe("True");
+          expect(users?.message).toContain(`SQL users ${listed} exist`);
+        },
+        { timeoutMs: 60_000 },
+      );
+    await apply(["reporting", "audit"]);
+    await usersReady('"audit", "reporting"');
+    const [first] = await usersJobs();
+    expect(JSON.stringify(first?.spec)).toContain('CREATE USER IF NOT EXISTS \\"audit\\";');
+    expect(JSON.stringify(first?.spec)).toContain('CREATE USER IF NOT EXISTS \\"reporting\\";');
+    expect(await client.get(T.secret, ns, "crdb-client-reporting")).toBeDefined();
+
+    // The same users in another order run nothing; a new one runs a new Job.
+    await apply(["audit", "reporting"]);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect((await usersJobs()).map((j) => j.metadata?.name)).toEqual([first?.metadata?.name]);
+    await apply(["audit", "reporting", "billing"]);
+    await eventually(async () => expect(await usersJobs()).toHaveLength(2), { timeoutMs: 30_000 });
+    await usersReady('"audit", "billing", "reporting"');
+  });
+
+  it("drops its database with deletionPolicy.database: Delete by a SQL Job, and its user unless another Zitadel connects as it", async () => {
+    const onCockroach = (name: string, cockroach: Record<string, unknown>) =>
+      client.apply({
+        apiVersion: "zitadel-operator.dev/v1alpha1",
+        kind: "Zitadel",
+        metadata: { name, namespace: ns },
+        spec: {
+          version: "v2.71.0",
+          replicas: 1,
+          externalDomain: `${name}.example.com`,
+          database: { cockroach: { clusterRef: { name: "crdb" }, ...cockroach } },
+          deletionPolicy: { database: "Delete" },
+        },
+      });
+    const jobNames = async () =>
+      (await client.list<KubeObject>(T.job, { namespace: ns })).items.map((j) => j.metadata?.name ?? "");
+    const deleted = async (name: string) => {
+      await client.delete(T.zitadel, ns, name);
+      await eventually(async () => expect(await live(ns, name)).toBeUndefined(), { timeoutMs: 60_000 });
+      const { items } = await client.list<
+        KubeObject & { regarding?: { name?: string }; reason?: string; note?: string }
+      >(T.event, { namespace: ns });
+      return items.filter((e) => e.regarding?.name === name).map((e) => `${e.reason}: ${e.note}`);
+    };
+
+    // Same user as Zitadel zc, database of its own: the database goes, the user stays.
+    await onCockroach("zd", { database: "zd_db" });
+    await ready(ns, "zd", "v2.71.0", 120_000);
+    expect((await live(ns, "zd"))?.metadata?.finalizers).toEqual(["zitadel-operator.dev/cleanup"]);
+    const bootstraps = (await jobNames()).filter((n) => n.startsWith("crdb-zitadel-user-"));
+    expect(bootstraps).toHaveLength(2);
+    let events = await deleted("zd");
+    expect(events.join("\n")).toMatch(/DatabaseDeleted: .*dropped database "zd_db" \(user "zitadel" is kept/);
+    // zd's bootstrap Job went (a new zd would run it again), zc's stays; the drop Job is gone as well.
+    let left = await jobNames();
+    expect(left.filter((n) => n.startsWith("crdb-zitadel-user-"))).toHaveLength(1);
+    expect(left.filter((n) => n.startsWith("crdb-zitadel-drop-"))).toEqual([]);
+    expect(await live(ns, "zc")).toBeDefined();
+
+    // A user of its own (listed in the cluster's spec.users for its certificate): both go.
+    await onCockroach("ze", { database: "ze_db", user: "reporting" });
+    await ready(ns, "ze", "v2.71.0", 120_000);
+    events = await deleted("ze");
+    expect(events.join("\n")).toMatch(/DatabaseDeleted: .*dropped database "ze_db" and user "reporting";/);
+    left = await jobNames();
+    expect(left.filter((n) => n.startsWith("crdb-zitadel-drop-"))).toEqual([]);
   });
 });
 

@@ -115,10 +115,7 @@ export async function reconcileCockroachDatabase(
     actions: [],
     message:
       `user "${crdb.user}" and database "${crdb.database}" exist on CockroachCluster ${clusterName}; ZITADEL ` +
-      `authenticates with the client certificate in Secret ${secretName}` +
-      (step.zitadel.spec.deletionPolicy.database === "Delete"
-        ? " (deletionPolicy.database: Delete is not implemented on CockroachDB yet: deleting this Zitadel keeps both)"
-        : ""),
+      `authenticates with the client certificate in Secret ${secretName}`,
   };
 }
 

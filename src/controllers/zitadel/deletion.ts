@@ -1,21 +1,24 @@
 // What deleting a Zitadel removes. By default the database, ZITADEL's role and its password Secret, and the
 // masterkey Secret all stay: they have no owner reference, so Kubernetes' garbage collector leaves them, and a
 // new Zitadel of the same name finds them and carries on with the same data. Everything else is owned and goes
-// with the Zitadel. spec.deletionPolicy.database: Delete is the opt-in to drop the database and the role: only
-// then does the Zitadel carry our finalizer, which holds the deletion until they are gone. The masterkey is
-// never deleted by the operator (spec.deletionPolicy's promise): without it a restored backup is unreadable.
+// with the Zitadel. spec.deletionPolicy.database: Delete is the opt-in to drop the database and the role (on
+// CockroachDB by a SQL Job: deletion-cockroach.ts): only then does the Zitadel carry our finalizer, which holds
+// the deletion until they are gone. The masterkey is never deleted by the operator (spec.deletionPolicy's
+// promise): without it a restored backup is unreadable.
 import pg from "pg";
 import type { Zitadel } from "../../api/zitadel.ts";
 import { quoteIdent } from "../../db/postgres.ts";
 import { names } from "../../render/zitadel/meta.ts";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.ts";
 import type { BootstrapMemory } from "./database.ts";
+import { dropCockroach } from "./deletion-cockroach.ts";
 import { type SecretObject, type StepContext, type StepFailure, secretValue, TYPES } from "./types.ts";
 
 export function wantsDatabaseDeleted(zitadel: Zitadel): boolean {
+  const { postgres, cockroach } = zitadel.spec.database;
   return (
     zitadel.spec.deletionPolicy.database === "Delete" &&
-    zitadel.spec.database.postgres?.adminSecretRef !== undefined
+    (postgres?.adminSecretRef !== undefined || cockroach !== undefined)
   );
 }
 
@@ -36,7 +39,7 @@ export async function finalizeZitadel(
   const { zitadel, object } = step;
   if (!hasFinalizer(object)) return undefined;
   if (wantsDatabaseDeleted(zitadel)) {
-    const dropped = await dropPostgres(step);
+    const dropped = zitadel.spec.database.cockroach ? await dropCockroach(step) : await dropPostgres(step);
     if (dropped) return dropped;
   }
   memory.forget(zitadel.metadata.uid);

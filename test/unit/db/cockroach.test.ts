@@ -31,6 +31,7 @@ import {
   tablesQuery,
   userDatabasesQuery,
   zitadelBootstrapStatements,
+  zitadelDropStatements,
 } from "../../../src/db/cockroach.ts";
 
 describe("quoting", () => {
@@ -73,6 +74,17 @@ describe("ZITADEL's database and user", () => {
       'GRANT SYSTEM VIEWACTIVITY TO "idp_user"',
       `ALTER ROLE "idp_user" IN DATABASE "idp" SET default_transaction_isolation = 'read committed'`,
     ]);
+  });
+
+  it("drops the database, then revokes what the user still holds and drops it; rerunnable", () => {
+    expect(zitadelDropStatements("idp", "idp_user")).toEqual([
+      'DROP DATABASE IF EXISTS "idp" CASCADE',
+      'CREATE USER IF NOT EXISTS "idp_user"',
+      'REVOKE SYSTEM VIEWACTIVITY FROM "idp_user"',
+      'DROP USER IF EXISTS "idp_user"',
+    ]);
+    // A user another Zitadel still connects as stays.
+    expect(zitadelDropStatements("idp")).toEqual(['DROP DATABASE IF EXISTS "idp" CASCADE']);
   });
 });
 

@@ -27,6 +27,10 @@ Try:
   npx zitadel-operator dev status                    # the same without kubectl
   npx zitadel-operator dev down                      # stop everything
 
+The pods are simulated (kwok runs no container): the CockroachCluster and the Zitadel become Ready within
+seconds, but the first Backup ends Failed (NoResult) after a minute, as no Job really ran. The examples were
+adapted to the simulator (storage class, a PriorityClass, placeholder Secrets); dev.log lists each change.
+
 Logs: ${opts.stateDir}/dev.log and ${opts.stateDir}/cluster/logs/`);
     });
 

@@ -2,11 +2,10 @@
 // stack, running in the background until `dev down`. One supervisor process (`dev serve`) owns everything,
 // so stopping it stops it all.
 import { spawn } from "node:child_process";
-import { existsSync, openSync } from "node:fs";
+import { openSync } from "node:fs";
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { parseAllDocuments } from "yaml";
 import { renderCrds } from "../api/crds.ts";
 import { repoRoot } from "../controlplane/binaries.ts";
 import { LocalControlPlane } from "../controlplane/controlplane.ts";
@@ -15,11 +14,9 @@ import { createOperator } from "../operator.ts";
 import { KubeClient, type KubeObject } from "../runtime/kube.ts";
 import { createLogger } from "../runtime/log.ts";
 import type { Manager } from "../runtime/manager.ts";
+import { applyDemoStack } from "./demo-stack.ts";
 
 export const DEV_NAMESPACE = "zitadel";
-
-/** The example files `dev up` applies, in dependency order: the database before what uses it. */
-export const DEV_EXAMPLES = ["cockroachcluster.yaml", "zitadel.yaml", "backupschedule.yaml"];
 
 export interface DevState {
   pid: number;
@@ -163,7 +160,7 @@ export async function devServe(dir: string, opts: { nodes: number }): Promise<vo
     });
     await operator.start();
     log(`operator started; probes and metrics on http://${operator.healthAddress}`);
-    await applyExamples(client, log);
+    await applyDemoStack(client, DEV_NAMESPACE, log);
     await writeState({
       ready: true,
       kubeconfig,
@@ -201,20 +198,6 @@ export async function installCrds(client: KubeClient, log: (l: string) => void):
     { timeoutMs: 60_000 },
   );
   log(`installed ${crds.length} CRDs`);
-}
-
-async function applyExamples(client: KubeClient, log: (l: string) => void): Promise<void> {
-  await client.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: DEV_NAMESPACE } });
-  for (const file of DEV_EXAMPLES) {
-    const path = join(repoRoot, "examples", file);
-    if (!existsSync(path)) continue;
-    for (const doc of parseAllDocuments(await readFile(path, "utf8"))) {
-      const obj = doc.toJSON() as KubeObject | null;
-      if (!obj?.kind) continue;
-      await client.apply({ ...obj, metadata: { ...obj.metadata, namespace: DEV_NAMESPACE } });
-      log(`applied ${obj.kind} ${DEV_NAMESPACE}/${obj.metadata?.name} from examples/${file}`);
-    }
-  }
 }
 
 async function killPidFile(path: string): Promise<number> {

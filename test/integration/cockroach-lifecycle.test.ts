@@ -582,4 +582,41 @@ describe("CockroachCluster lifecycle", () => {
     };
     expect(await client.get(PVC, ns, "datadir-gone-0")).toBeDefined();
   });
+
+  it("with storage.retainPolicy: Delete lets Kubernetes delete the volumes with the StatefulSet, and says so", async () => {
+    await client.apply(cockroachCluster(ns, "purge", { storage: { size: "1Gi", retainPolicy: "Delete" } }));
+    await until(ns, "purge", "Ready", "True");
+    const PVC = {
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      plural: "persistentvolumeclaims",
+      namespaced: true,
+    };
+    const claims = async () =>
+      (await client.list(PVC, { namespace: ns, labelSelector: `${CLUSTER_LABEL}=purge` })).items.map(
+        (c) => c.metadata?.name,
+      );
+    expect((await claims()).sort()).toEqual(["datadir-purge-0", "datadir-purge-1", "datadir-purge-2"]);
+    expect(
+      (await statefulSet(ns, "purge")).spec as unknown as { persistentVolumeClaimRetentionPolicy?: unknown },
+    ).toMatchObject({
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Delete" },
+    });
+    const type = await client.resourceType("zitadel-operator.dev/v1alpha1", "CockroachCluster");
+    await client.delete(type, ns, "purge");
+    await eventually(async () => expect(await claims()).toEqual([]), { timeoutMs: 60_000 });
+    const notes = (
+      await client.list<KubeObject & { reason?: string; note?: string; regarding?: { name?: string } }>(
+        EVENT,
+        { namespace: ns },
+      )
+    ).items
+      .filter((e) => e.regarding?.name === "purge")
+      .map((e) => `${e.reason}: ${e.note}`);
+    expect(notes).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^VolumesDeleted: PersistentVolumeClaims datadir-purge-0, /),
+      ]),
+    );
+  });
 });

@@ -47,7 +47,9 @@ export const RemoteClusterKind = defineKind({
   shortNames: ["rcl"],
   description:
     "A connection to another Kubernetes cluster, for CockroachCluster and Zitadel regions that run there. " +
-    "Objects in it carry ownership labels and are removed through a finalizer.",
+    "Ready says whether the kubeconfig is acceptable (inline credentials only), the API server answers and " +
+    "the operator holds every right it needs in the target namespace (see `zitadel-operator install " +
+    "--remote-role`); it is checked every five minutes, every 30 seconds while it fails.",
   name: {
     pattern: DNS1123_LABEL,
     maxLength: 63,

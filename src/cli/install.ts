@@ -10,6 +10,7 @@ import {
   type InstallOptions,
   renderInstallManifests,
   renderInstallYaml,
+  renderRemoteRoleYaml,
 } from "../install/manifests.ts";
 import { KubeClient } from "../runtime/kube.ts";
 
@@ -73,6 +74,7 @@ interface InstallCommandOptions {
   image: string;
   replicas: string;
   leaderElect: boolean;
+  remoteRole?: string;
 }
 
 export function registerInstallCommand(program: Command): void {
@@ -90,7 +92,15 @@ export function registerInstallCommand(program: Command): void {
     .option("--image <ref>", "operator image", DEFAULT_IMAGE)
     .option("--replicas <n>", "operator replicas (one leads, the others wait)", "2")
     .option("--no-leader-elect", "run without leader election (only with --replicas 1)")
+    .option(
+      "--remote-role <namespace>",
+      "print the ServiceAccount, Role and RoleBinding a RemoteCluster's kubeconfig needs in <namespace> of the other cluster",
+    )
     .action(async (options: InstallCommandOptions) => {
+      if (options.remoteRole !== undefined) {
+        process.stdout.write(renderRemoteRoleYaml(options.remoteRole));
+        return;
+      }
       const replicas = Number(options.replicas);
       const install: InstallOptions = {
         namespace: options.namespace,

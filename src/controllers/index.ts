@@ -1,13 +1,11 @@
-// Every controller of the operator, registered with a manager. A kind's own controller replaces its
-// pendingController here when it lands.
-import { KINDS, pluralOf } from "../api/index.ts";
+// Every controller of the operator, registered with a manager: one per kind.
 import { EventRecorder } from "../runtime/events.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { backupController } from "./backup/controller.ts";
 import { backupScheduleController } from "./backupschedule/controller.ts";
 import { cockroachClusterController } from "./cockroachcluster/controller.ts";
 import { gitSourceController } from "./gitsource/controller.ts";
-import { ourType, pendingController } from "./pending.ts";
+import { remoteClusterController } from "./remotecluster/controller.ts";
 import { restoreController } from "./restore/controller.ts";
 import { zitadelController } from "./zitadel/controller.ts";
 
@@ -34,19 +32,5 @@ export function registerControllers(manager: Manager, settings: ControllerSettin
   manager.add(backupScheduleController(common));
   manager.add(restoreController(common));
   manager.add(gitSourceController({ ...common, cacheDir: settings.gitCacheDir }));
-  for (const kind of KINDS) {
-    if (kind === "CockroachCluster" || kind === "Zitadel" || kind === "GitSource") continue;
-    if (kind === "Backup" || kind === "BackupSchedule" || kind === "Restore") continue;
-    manager.add(
-      pendingController({
-        kind,
-        type: ourType(kind, pluralOf(kind)),
-        client: manager.client,
-        events,
-        log: manager.log,
-        namespaces: settings.namespaces,
-        concurrency: settings.concurrency,
-      }),
-    );
-  }
+  manager.add(remoteClusterController(common));
 }

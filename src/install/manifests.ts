@@ -4,7 +4,7 @@
 import { Document, isMap, isSeq } from "yaml";
 import packageJson from "../../package.json" with { type: "json" };
 import { renderCrds } from "../api/crds.ts";
-import { CLUSTER_RULES, NAMESPACE_RULES, type PermissionRule, toPolicyRule } from "./rbac.ts";
+import { CLUSTER_RULES, NAMESPACE_RULES, type PermissionRule, REMOTE_RULES, toPolicyRule } from "./rbac.ts";
 
 export const OPERATOR_NAME = "zitadel-operator";
 export const DEFAULT_NAMESPACE = "zitadel-operator";
@@ -239,7 +239,14 @@ const HEADER =
 /** One object as YAML; the rules of a ClusterRole or Role carry their reasons as comments. */
 export function installObjectToYaml(obj: InstallObject): string {
   const doc = new Document(obj, { aliasDuplicateObjects: false });
-  const table = obj.kind === "ClusterRole" ? CLUSTER_RULES : obj.kind === "Role" ? NAMESPACE_RULES : [];
+  const table =
+    obj.kind === "ClusterRole"
+      ? CLUSTER_RULES
+      : obj.kind === "Role"
+        ? obj.metadata.name === REMOTE_NAME
+          ? REMOTE_RULES
+          : NAMESPACE_RULES
+        : [];
   table.forEach((rule: PermissionRule, i) => {
     const node = doc.getIn(["rules", i], true);
     if (!isMap(node)) return;
@@ -281,4 +288,39 @@ function wrap(text: string, width: number): string[] {
   }
   if (line !== "") lines.push(line);
   return lines;
+}
+
+/** The ServiceAccount, Role and RoleBinding the operator's RemoteCluster kubeconfig is for, in another cluster. */
+export const REMOTE_NAME = `${OPERATOR_NAME}-remote`;
+
+export function renderRemoteRole(namespace: string): InstallObject[] {
+  const meta = { name: REMOTE_NAME, namespace, labels: labels() };
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: meta,
+      rules: REMOTE_RULES.map(toPolicyRule),
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: meta,
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: REMOTE_NAME },
+      subjects: [{ kind: "ServiceAccount", name: REMOTE_NAME, namespace }],
+    },
+  ];
+}
+
+/** The remote Role as YAML, with how to turn its ServiceAccount into a RemoteCluster's kubeconfig. */
+export function renderRemoteRoleYaml(namespace: string): string {
+  return (
+    `# Apply in the other cluster (namespace ${namespace} must exist). Then put a kubeconfig for this ServiceAccount\n` +
+    `# into a Secret next to the RemoteCluster, with an inline token and CA, for example from:\n` +
+    `#   kubectl -n ${namespace} create token ${REMOTE_NAME} --duration=8760h\n` +
+    renderRemoteRole(namespace)
+      .map((obj) => `---\n${installObjectToYaml(obj)}`)
+      .join("")
+  );
 }

@@ -181,6 +181,18 @@ export const NAMESPACE_RULES: readonly PermissionRule[] = [
   },
 ];
 
+// Kinds that live in the operator's own cluster only: a remote cluster gets none of them.
+const HOME_ONLY = new Set(["namespaces", "customresourcedefinitions", "events"]);
+
+/**
+ * What the operator needs in the namespace of a RemoteCluster (the Role `install --remote-role` prints): its
+ * cluster rules for the namespaced objects of a region (StatefulSets, Services, Secrets, Jobs and so on), without
+ * our custom resources, Events and Namespaces, which stay in the operator's own cluster.
+ */
+export const REMOTE_RULES: readonly PermissionRule[] = CLUSTER_RULES.filter(
+  (rule) => !rule.apiGroups.includes(GROUP) && !rule.resources.some((r) => HOME_ONLY.has(r)),
+);
+
 /** A rule as the RBAC API takes it: without `why`, which goes into a YAML comment instead. */
 export function toPolicyRule(rule: PermissionRule): Omit<PermissionRule, "why"> {
   const { why: _why, ...policy } = rule;

@@ -123,6 +123,12 @@ export class KubeClient {
     return this.writeCount;
   }
 
+  /** The API server's version (GET /version), such as "v1.34.4". */
+  async serverVersion(): Promise<string> {
+    const version = (await this.call("get", "GET", "/version")) as { gitVersion?: string } | undefined;
+    return version?.gitVersion ?? "unknown";
+  }
+
   /** Looks a kind up in the API server's discovery documents (cached; refreshed once on a miss). */
   async resourceType(apiVersion: string, kind: string): Promise<ResourceType> {
     for (let attempt = 0; attempt < 2; attempt++) {

@@ -13,7 +13,7 @@ import {
 } from "../../render/cockroach/topology.ts";
 import { names } from "../../render/zitadel/meta.ts";
 import type { KubeClient, KubeObject } from "../../runtime/kube.ts";
-import { ourType } from "../pending.ts";
+import { ourType } from "../our-type.ts";
 import { type PostgresAccess, postgresAccess } from "./job.ts";
 
 export interface Failure {

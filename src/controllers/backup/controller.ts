@@ -10,7 +10,7 @@ import type { KubeClient, KubeObject } from "../../runtime/kube.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus, setCondition } from "../../runtime/status.ts";
 import type { ControllerOptions } from "../options.ts";
-import { ourType } from "../pending.ts";
+import { ourType } from "../our-type.ts";
 import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import {
   accessOfCluster,

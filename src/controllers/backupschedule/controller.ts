@@ -12,7 +12,7 @@ import { isConflict, type KubeObject } from "../../runtime/kube.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus, setCondition } from "../../runtime/status.ts";
 import type { ControllerOptions } from "../options.ts";
-import { ourType } from "../pending.ts";
+import { ourType } from "../our-type.ts";
 import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import { decide, scheduledBackupName } from "./decide.ts";
 

@@ -21,7 +21,7 @@ import type { Logger } from "../../runtime/log.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus, setCondition } from "../../runtime/status.ts";
 import type { ControllerOptions } from "../options.ts";
-import { ourType } from "../pending.ts";
+import { ourType } from "../our-type.ts";
 import { INVALID_SPEC, validSpecOrReport, type WithStatus } from "../spec.ts";
 import {
   type CertificateStatus,

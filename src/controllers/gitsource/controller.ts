@@ -23,7 +23,7 @@ import type { KubeClient, KubeObject } from "../../runtime/kube.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus } from "../../runtime/status.ts";
-import { ourType } from "../pending.ts";
+import { ourType } from "../our-type.ts";
 import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import {
   formatRevision,

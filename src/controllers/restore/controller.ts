@@ -42,7 +42,7 @@ import {
   unsupportedDestination,
 } from "../backup/job.ts";
 import type { ControllerOptions } from "../options.ts";
-import { ourType } from "../pending.ts";
+import { ourType } from "../our-type.ts";
 import { validSpecOrReport } from "../spec.ts";
 import { dropFinalizerIfFree, finalizeRestore, HOLD_FINALIZER, type RestoreObject } from "./deletion.ts";
 import {

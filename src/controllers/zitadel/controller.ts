@@ -20,7 +20,7 @@ import type { KubeObject } from "../../runtime/kube.ts";
 import { operatorMetrics } from "../../runtime/metrics.ts";
 import { applyStatus } from "../../runtime/status.ts";
 import type { ControllerOptions } from "../options.ts";
-import { ourType } from "../pending.ts";
+import { ourType } from "../our-type.ts";
 import { validSpecOrReport, type WithStatus } from "../spec.ts";
 import { BootstrapMemory, reconcileDatabase } from "./database.ts";
 import { COCKROACH_CLUSTER } from "./database-cockroach.ts";

@@ -12,7 +12,7 @@ import type { Zitadel } from "../../api/zitadel.ts";
 import { zitadelDropStatements } from "../../db/cockroach.ts";
 import { renderSqlJob } from "../../render/cockroach/index.ts";
 import type { KubeObject } from "../../runtime/kube.ts";
-import { ourType } from "../pending.ts";
+import { ourType } from "../our-type.ts";
 import { COCKROACH_CLUSTER, renderBootstrapJob } from "./database-cockroach.ts";
 import { failureTail } from "./migration.ts";
 import { type StepContext, type StepFailure, TYPES } from "./types.ts";

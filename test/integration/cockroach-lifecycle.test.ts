@@ -95,6 +95,15 @@ const statefulSet = async (ns: string, name: string) =>
 const complete = (job: Job) =>
   job.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True");
 const component = (o: KubeObject) => o.metadata?.labels?.["app.kubernetes.io/component"];
+/** "Reason: note" of every Event about the object named `name` in the test namespace. */
+const eventNotes = async (name: string) =>
+  (
+    await client.list<KubeObject & { reason?: string; note?: string; regarding?: { name?: string } }>(EVENT, {
+      namespace: ns,
+    })
+  ).items
+    .filter((e) => e.regarding?.name === name)
+    .map((e) => `${e.reason}: ${e.note}`);
 
 /** Plays CockroachDB's answers to the operator's SQL Jobs in one namespace. */
 class Simulator {
@@ -556,14 +565,7 @@ describe("CockroachCluster lifecycle", () => {
     await eventually(async () => expect(await client.get(type, ns, "gone")).toBeUndefined(), {
       timeoutMs: 30_000,
     });
-    const notes = (
-      await client.list<KubeObject & { reason?: string; note?: string; regarding?: { name?: string } }>(
-        EVENT,
-        { namespace: ns },
-      )
-    ).items
-      .filter((e) => e.regarding?.name === "gone")
-      .map((e) => `${e.reason}: ${e.note}`);
+    const notes = await eventNotes("gone");
     expect(notes).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
@@ -605,14 +607,7 @@ describe("CockroachCluster lifecycle", () => {
     const type = await client.resourceType("zitadel-operator.dev/v1alpha1", "CockroachCluster");
     await client.delete(type, ns, "purge");
     await eventually(async () => expect(await claims()).toEqual([]), { timeoutMs: 60_000 });
-    const notes = (
-      await client.list<KubeObject & { reason?: string; note?: string; regarding?: { name?: string } }>(
-        EVENT,
-        { namespace: ns },
-      )
-    ).items
-      .filter((e) => e.regarding?.name === "purge")
-      .map((e) => `${e.reason}: ${e.note}`);
+    const notes = await eventNotes("purge");
     expect(notes).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^VolumesDeleted: PersistentVolumeClaims datadir-purge-0, /),

@@ -219,9 +219,13 @@ function timeline(restore: string, extra: Record<string, () => Promise<boolean>>
   const sample = async () => {
     original ??= new Set((await setupJobs()).map((j) => j.metadata?.uid));
     {
+      // The reads are not one snapshot, so their order matters: each rule below needs the fact it reads first to
+      // still hold when the later ones are read. The restore Jobs come first: a Job seen, then a Deployment with
+      // pods, then setup not yet rerun, is a real violation. Read the other way round, a Job created between the
+      // two reads (hold, scale-down and Job in a few loaded milliseconds) looked like one.
+      const jobs = await restoreJobs(restore);
       const d = await client.get<DeploymentObject>(T.deployment, ns, "zt");
       const z = await client.get<ZitadelObject>(T.zitadel, ns, "zt");
-      const jobs = await restoreJobs(restore);
       const setup = (await setupJobs()).filter((j) => !original?.has(j.metadata?.uid));
       const replicas = d?.spec?.replicas ?? -1;
       if (holder(z) === restore) mark("held");

@@ -316,11 +316,14 @@ describe("a Zitadel on PostgreSQL, from install to deletion", () => {
     let watching = true;
     const sampler = (async () => {
       while (watching) {
+        // The Deployment first: if it shows v4.2.0, setup must have succeeded before, so it still has when the
+        // Jobs are read next. The other order could see setup finish and the rollout start between two reads.
+        const shown = image(await deployment(ns, name));
         const jobs = await setupJobs(ns, name);
         const done = jobs.some(
           (j) => j.metadata?.name?.startsWith("zt-setup-v4-2-0-") && (j.status?.succeeded ?? 0) > 0,
         );
-        samples.push({ image: image(await deployment(ns, name)), setupDone: done });
+        samples.push({ image: shown, setupDone: done });
         await new Promise((r) => setTimeout(r, 50));
       }
     })();

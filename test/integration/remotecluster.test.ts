@@ -80,15 +80,20 @@ async function nudge(name: string): Promise<void> {
   );
 }
 
-async function readyIs(name: string, status: string, reason: string) {
+/**
+ * Waits for Ready to be `status reason`. With `nudging`, each look first wakes the reconcile: the change the test
+ * made elsewhere (a Secret, a Role the API server's RBAC cache may not have yet) brings no event of ours.
+ */
+async function readyIs(name: string, status: string, reason: string, nudging = false) {
   return eventually(
     async () => {
+      if (nudging) await nudge(name);
       const r = await client.get<Remote>(REMOTE, home, name);
       const ready = r?.status?.conditions?.find((c) => c.type === "Ready");
       expect(`${ready?.status} ${ready?.reason}`, ready?.message).toBe(`${status} ${reason}`);
       return { remote: r as Remote, message: ready?.message ?? "" };
     },
-    { timeoutMs: 30_000 },
+    { timeoutMs: 30_000, intervalMs: 500 },
   );
 }
 
@@ -125,8 +130,7 @@ describe("RemoteCluster", () => {
     );
 
     await remoteCluster("eu", kubeconfig({}, { token }));
-    await nudge("eu");
-    const missing = await readyIs("eu", "False", "MissingRights");
+    const missing = await readyIs("eu", "False", "MissingRights", true);
     expect(missing.message).toContain(`in namespace ${remoteNs} of the cluster at ${server}`);
     expect(missing.message).toContain("get, list, watch, create, patch, delete statefulsets.apps");
     expect(missing.message).toContain("zitadel-operator install --remote-role");
@@ -135,8 +139,7 @@ describe("RemoteCluster", () => {
     const [, role, binding] = renderRemoteRole(remoteNs);
     await client.apply(role as KubeObject);
     await client.apply(binding as KubeObject);
-    await nudge("eu");
-    const connected = await readyIs("eu", "True", "Connected");
+    const connected = await readyIs("eu", "True", "Connected", true);
     expect(connected.message).toBe(
       `Kubernetes ${connected.remote.status?.serverVersion} at ${server}, namespace ${remoteNs}; every right the operator needs there is granted`,
     );

@@ -4,9 +4,9 @@
 // the user and database exist, so a new Zitadel of the same name must run it again), and so does the drop Job
 // (a later Zitadel with the same database must run it again as well).
 //
-// What is never dropped: a database another Zitadel uses, and a user another Zitadel connects as. A cluster that
-// is gone or being deleted takes nothing of ours with it, so the Zitadel goes without waiting (a namespace being
-// deleted must never hang on us); its volumes stay, as always.
+// What is never dropped: a database another Zitadel uses, and a user another Zitadel connects as. When the cluster
+// is gone or being deleted there is nothing to run the Job on, so the Zitadel goes without waiting (a namespace
+// being deleted must never hang on us); the cluster's volumes follow its own storage.retainPolicy.
 import { parseResourceAs } from "../../api/index.ts";
 import type { Zitadel } from "../../api/zitadel.ts";
 import { zitadelDropStatements } from "../../db/cockroach.ts";
@@ -37,7 +37,7 @@ export async function dropCockroach(step: StepContext): Promise<StepFailure | un
     await note(
       "Normal",
       "DatabaseNotDeleted",
-      `CockroachCluster ${clusterName} is ${live === undefined ? "gone" : "being deleted"}: database "${crdb.database}" is not dropped by this Zitadel (the cluster's volumes are never deleted by the operator)`,
+      `CockroachCluster ${clusterName} is ${live === undefined ? "gone" : "being deleted"}: database "${crdb.database}" is not dropped by this Zitadel (the cluster's volumes follow its storage.retainPolicy)`,
     );
     return undefined;
   }

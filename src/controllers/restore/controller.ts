@@ -193,6 +193,20 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
         });
         return undefined;
       };
+      /** The restore Job of `from` with these credentials; --overwrite and --as-of follow the spec. */
+      const restoreJob = (access: Parameters<typeof renderJob>[0]["access"], args: string[]) =>
+        renderJob({
+          command: "restore",
+          owner: object,
+          name,
+          namespace,
+          backupName: from.backupName,
+          backupNamespace: from.namespace,
+          source: from.source,
+          access,
+          destination: from.destination,
+          args: [...args, ...(restore.spec.overwrite ? ["--overwrite"] : []), ...asOfArgs],
+        });
       const findJob = async () =>
         controller.get<JobObject>(TYPES.job, namespace, name) ??
         (status.jobName ? await opts.client.get<JobObject>(TYPES.job, namespace, name) : undefined);
@@ -226,23 +240,10 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
               reason: "TargetInUse",
               message: `Zitadel ${user} runs on database "${target}": restore it with target.zitadelRef so its pods are held during the restore`,
             });
-          const desired = renderJob({
-            command: "restore",
-            owner: object,
-            name,
-            namespace,
-            backupName: from.backupName,
-            backupNamespace: from.namespace,
-            source: from.source,
-            access: access.access,
-            destination: from.destination,
-            args: [
-              ...(database === undefined ? [] : [`--database=${database}`]),
-              ...(newName === undefined ? [] : [`--target-database=${newName}`]),
-              ...(restore.spec.overwrite ? ["--overwrite"] : []),
-              ...asOfArgs,
-            ],
-          });
+          const desired = restoreJob(access.access, [
+            ...(database === undefined ? [] : [`--database=${database}`]),
+            ...(newName === undefined ? [] : [`--target-database=${newName}`]),
+          ]);
           return start(desired, what);
         }
         const state = jobState(job);
@@ -360,24 +361,10 @@ export function restoreController(opts: ControllerOptions): Controller<RestoreOb
         }
         // A recovered masterkey is the Job's ZITADEL_MASTERKEY, so its own check finds the backup's key.
         const staged = await stagedMasterkey(opts.client, object);
-        const desired = renderJob({
-          command: "restore",
-          owner: object,
-          name,
-          namespace,
-          backupName: from.backupName,
-          backupNamespace: from.namespace,
-          source: from.source,
-          access: staged
-            ? withMasterkey(access.access, { name: staged.name, key: MASTERKEY_KEY })
-            : access.access,
-          destination: from.destination,
-          args: [
-            `--target-database=${target}`,
-            ...(restore.spec.overwrite ? ["--overwrite"] : []),
-            ...asOfArgs,
-          ],
-        });
+        const desired = restoreJob(
+          staged ? withMasterkey(access.access, { name: staged.name, key: MASTERKEY_KEY }) : access.access,
+          [`--target-database=${target}`],
+        );
         return start(desired, `database "${target}" of Zitadel ${zitadelName}`, note);
       }
 

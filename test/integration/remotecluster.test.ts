@@ -189,19 +189,22 @@ describe("RemoteCluster", () => {
       `the API server at ${server} does not accept the kubeconfig's credentials (401)`,
     );
 
-    // Each failure is an Event too; no token in any status or Event.
-    const { items: events } = await client.list<KubeObject & { reason?: string; note?: string }>(EVENT, {
-      namespace: home,
+    // Each failure is an Event too (recorded just after the status is written); no token in any status or Event.
+    const events = await eventually(async () => {
+      const { items } = await client.list<KubeObject & { reason?: string; note?: string }>(EVENT, {
+        namespace: home,
+      });
+      expect(items.map((e) => e.reason)).toEqual(
+        expect.arrayContaining([
+          "KubeconfigRefused",
+          "Unreachable",
+          "Unauthorized",
+          "Connected",
+          "MissingRights",
+        ]),
+      );
+      return items;
     });
-    expect(events.map((e) => e.reason)).toEqual(
-      expect.arrayContaining([
-        "KubeconfigRefused",
-        "Unreachable",
-        "Unauthorized",
-        "Connected",
-        "MissingRights",
-      ]),
-    );
     const { items: remotes } = await client.list<Remote>(REMOTE, { namespace: home });
     const said = JSON.stringify([events, remotes.map((r) => r.status)]);
     expect(said).not.toContain(token);
